@@ -1,0 +1,50 @@
+"""AWS Lambda entry point of the queue-depth publisher (``lambda_function.lambda_handler``).
+
+Thin on purpose: read the configuration, build the clients, run one tick, log it,
+and fail the invocation if anything failed. The logic lives in ``worker_metrics``.
+
+Configuration and clients are built on the first invocation of a container
+(cold start) and reused while the environment is unchanged; an invalid
+variable fails that first invocation with ``ConfigError: <VARIABLE> ...``.
+Importing this module does no I/O and reads no variable.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any
+
+from worker_metrics.clients import build_clients
+from worker_metrics.config import PublisherConfig
+from worker_metrics.tick import AwsClients, TickFailed, emit_logs, run_tick, tick_time
+
+logger = logging.getLogger("worker_metrics")
+# The Lambda runtime's root logger lets WARNING through by default; the tick
+# line is INFO and must always be written.
+logger.setLevel(logging.INFO)
+
+_lock = threading.Lock()
+_cached: tuple[dict[str, str], PublisherConfig, AwsClients] | None = None
+
+
+def _load() -> tuple[PublisherConfig, AwsClients]:
+    """Config and clients for the current environment, built once per environment."""
+    global _cached
+    environ = dict(os.environ)
+    with _lock:
+        if _cached is None or _cached[0] != environ:
+            config = PublisherConfig.from_env(environ)
+            _cached = (environ, config, build_clients(config))
+        return _cached[1], _cached[2]
+
+
+def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
+    """Run one tick; return its log record, or raise ``TickFailed`` after logging."""
+    config, clients = _load()
+    result = run_tick(config, clients, tick_time(event))
+    emit_logs(result, logger)
+    if not result.ok:
+        raise TickFailed(result)
+    return result.log_record()

@@ -1,0 +1,67 @@
+"""Reading the fleets' Auto Scaling groups: one DescribeAutoScalingGroups for all.
+
+The tick needs, per ASG, the instances in service (BacklogPerInstance divides by
+them) and, for Video, MinSize/MaxSize/DesiredCapacity (the control bounds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+MAX_PAGES = 10
+"""Bound on NextToken pages; three names fit in one page of 50."""
+
+
+@dataclass(frozen=True)
+class FleetState:
+    """One ASG as DescribeAutoScalingGroups reports it."""
+
+    name: str
+    min_size: int
+    max_size: int
+    desired_capacity: int
+    in_service: int
+
+    @classmethod
+    def from_group(cls, group: Mapping[str, Any]) -> FleetState:
+        """Parse one ``AutoScalingGroups`` item; only ``InService`` instances count."""
+        in_service = sum(
+            1 for i in group.get("Instances", []) if i.get("LifecycleState") == "InService"
+        )
+        return cls(
+            name=str(group["AutoScalingGroupName"]),
+            min_size=int(group["MinSize"]),
+            max_size=int(group["MaxSize"]),
+            desired_capacity=int(group["DesiredCapacity"]),
+            in_service=in_service,
+        )
+
+
+def describe_fleets(
+    autoscaling: Any,
+    names: Iterable[str],
+    on_call: Callable[[str], None] = lambda _kind: None,
+) -> dict[str, FleetState]:
+    """The named ASGs, by name. A name AWS does not know is absent from the result.
+
+    Raises botocore's ``ClientError`` / ``BotoCoreError`` when the call fails;
+    the tick turns that into a ``describe_asg`` error for every type.
+    """
+    wanted = list(dict.fromkeys(names))
+    found: dict[str, FleetState] = {}
+    token: str | None = None
+    for _page in range(MAX_PAGES):
+        on_call("autoscaling.DescribeAutoScalingGroups")
+        kwargs: dict[str, Any] = {"AutoScalingGroupNames": wanted}
+        if token:
+            kwargs["NextToken"] = token
+        response = autoscaling.describe_auto_scaling_groups(**kwargs)
+        for group in response.get("AutoScalingGroups", []):
+            state = FleetState.from_group(group)
+            found[state.name] = state
+        token = response.get("NextToken")
+        if not token:
+            break
+    return found

@@ -1,0 +1,429 @@
+"""One tick of the publisher: read, decide, publish. No AWS client is built here.
+
+``run_tick`` takes its clients as arguments (real boto3, moto or botocore
+``Stubber`` clients) and returns a ``TickResult``; it never raises for an AWS
+failure. Instead every failure becomes a ``TickError``, a ``PublisherErrors``
+datum and an error log line, and the caller (the handler) raises at the end, so
+the Lambda's Errors alarm fires after the tick has done all it could.
+
+Fault rules (a failure must never look like "no backlog", which scales in):
+
+* a type with an unreadable queue publishes neither QueueDepth nor
+  BacklogPerInstance (no datum rather than a false 0);
+* a failed DescribeAutoScalingGroups suppresses BacklogPerInstance (target
+  tracking does not scale in on missing data) but not QueueDepth;
+* the Video fleet is only touched when both its queues and its ASG were read.
+
+Extension point: ``MetricSource`` objects passed in ``sources`` add datums to
+the same PutMetricData call; a source that raises is isolated, logged and
+counted under its own ``Stage``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from worker_metrics.config import PublisherConfig
+from worker_metrics.contract import COUNTING_RULES, ErrorStage, WorkerType
+from worker_metrics.fleet_state import FleetState, describe_fleets
+from worker_metrics.publish import Datum, datum, error_datum, put_datums, worker_type_of
+from worker_metrics.sqs_backlog import (
+    QueueCounts,
+    QueueReadError,
+    count_backlog,
+    error_code,
+    read_queues,
+    sum_counts,
+)
+from worker_metrics.video_capacity import CapacityBounds, Decision, decide_video_capacity
+
+
+@dataclass(frozen=True)
+class AwsClients:
+    """The three boto3 clients a tick uses (or moto / Stubber equivalents)."""
+
+    sqs: Any
+    autoscaling: Any
+    cloudwatch: Any
+
+
+@dataclass(frozen=True)
+class MetricSource:
+    """An extra metric source, published in the tick's PutMetricData call.
+
+    ``collect(timestamp)`` returns PutMetricData datums (in the tick's
+    namespace). If it raises, the tick records a ``TickError`` with
+    ``worker_type`` and ``stage``, publishes ``PublisherErrors`` for it, and
+    carries on with the other sources. Example (in ``lambda_function``)::
+
+        sources = [MetricSource("tenant_backlog", WorkerType.VIDEO, tenant_source.collect)]
+    """
+
+    stage: str
+    worker_type: WorkerType
+    collect: Callable[[datetime], Sequence[Datum]]
+
+
+@dataclass(frozen=True)
+class TickError:
+    """One failed call: which type it hurt, at which stage, on what, and why."""
+
+    worker_type: WorkerType
+    stage: str
+    error_code: str
+    message: str
+    resource: str = ""
+
+    def log_record(self) -> dict[str, Any]:
+        """The structured error log line."""
+        return {
+            "event": "publisher_error",
+            "worker_type": self.worker_type.value,
+            "stage": self.stage,
+            "error_code": self.error_code,
+            "resource": self.resource,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class VideoOutcome:
+    """What the tick did to the Video fleet.
+
+    ``decision`` is ``None`` when the fleet was not touched because an input
+    was missing (``skipped`` says which). ``applied`` is true when
+    SetDesiredCapacity was called and succeeded.
+    """
+
+    decision: Decision | None
+    applied: bool = False
+    skipped: str = ""
+
+
+@dataclass
+class TickResult:
+    """Everything one tick observed and did; the log line and the demo read it."""
+
+    timestamp: datetime
+    queue_depth: dict[WorkerType, int] = field(default_factory=dict)
+    backlog_per_instance: dict[WorkerType, float] = field(default_factory=dict)
+    in_service: dict[WorkerType, int] = field(default_factory=dict)
+    video: VideoOutcome = field(default_factory=lambda: VideoOutcome(None))
+    api_calls: dict[str, int] = field(default_factory=dict)
+    errors: list[TickError] = field(default_factory=list)
+    durations_ms: dict[str, float] = field(default_factory=dict)
+    datums_published: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """True if nothing failed."""
+        return not self.errors
+
+    def log_record(self) -> dict[str, Any]:
+        """The one structured log line of the tick."""
+        decision = self.video.decision
+        return {
+            "event": "tick",
+            "timestamp": self.timestamp.isoformat(),
+            "queue_depth": {t.value: v for t, v in self.queue_depth.items()},
+            "backlog_per_instance": {t.value: v for t, v in self.backlog_per_instance.items()},
+            "in_service": {t.value: v for t, v in self.in_service.items()},
+            "video": {
+                "previous": decision.previous if decision else None,
+                "desired": decision.desired if decision else None,
+                "action": decision.action.value if decision else "skipped",
+                "reason": decision.reason if decision else self.video.skipped,
+                "applied": self.video.applied,
+            },
+            "api_calls": dict(sorted(self.api_calls.items())),
+            "durations_ms": {k: round(v, 1) for k, v in self.durations_ms.items()},
+            "datums_published": self.datums_published,
+            "errors": len(self.errors),
+        }
+
+
+class TickFailed(RuntimeError):
+    """Raised by the handler after a tick with errors, so the Lambda Errors alarm fires."""
+
+    def __init__(self, result: TickResult) -> None:
+        stages = sorted({f"{e.worker_type.value}/{e.stage}" for e in result.errors})
+        super().__init__(f"{len(result.errors)} failure(s) this tick: {', '.join(stages)}")
+        self.result = result
+
+
+def tick_time(event: object, now: datetime | None = None) -> datetime:
+    """The tick's timestamp: the scheduled event's ``time`` if valid, else ``now``.
+
+    EventBridge scheduled events carry ``time`` (ISO 8601, UTC, e.g.
+    ``2025-02-21T05:00:00Z``): the minute the schedule fired, which is also the
+    minute the datum belongs to. A naive value is taken as UTC. Any event
+    without a parsable ``time`` (a manual test invoke) uses the clock. The
+    local demo relies on this to drive the real handler on a simulated clock.
+    """
+    if isinstance(event, Mapping):
+        raw = event.get("time")
+        if isinstance(raw, str):
+            try:
+                parsed = datetime.fromisoformat(raw)
+            except ValueError:
+                parsed = None
+            if parsed is not None:
+                return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return now if now is not None else datetime.now(UTC)
+
+
+class _ApiCalls:
+    """Thread-safe count of API calls by kind (the read threads share it)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[str] = Counter()
+
+    def __call__(self, kind: str) -> None:
+        with self._lock:
+            self._counts[kind] += 1
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+
+def run_tick(
+    config: PublisherConfig,
+    clients: AwsClients,
+    timestamp: datetime,
+    sources: Sequence[MetricSource] = (),
+) -> TickResult:
+    """Run one tick at ``timestamp`` (timezone-aware). Never raises for AWS failures.
+
+    Order: read all queues (concurrently) and the ASGs; decide and set the
+    Video capacity; collect extra sources; publish every datum, including
+    ``PublisherErrors`` for the failures so far, in one PutMetricData call.
+    """
+    if timestamp.tzinfo is None:
+        raise ValueError("timestamp must be timezone-aware (UTC)")
+    result = TickResult(timestamp=timestamp)
+    calls = _ApiCalls()
+    started = time.perf_counter()
+
+    @contextmanager
+    def timed(stage: str) -> Iterator[None]:
+        begin = time.perf_counter()
+        try:
+            yield
+        finally:
+            result.durations_ms[stage] = (time.perf_counter() - begin) * 1000
+
+    with timed("read_queues"):
+        counts = _read_backlog(config, clients, calls, result)
+    with timed("describe_asg"):
+        fleets = _read_fleets(config, clients, calls, result)
+
+    for worker_type, depth in result.queue_depth.items():
+        fleet = fleets.get(worker_type)
+        if fleet is not None:
+            result.in_service[worker_type] = fleet.in_service
+            # max(..., 1): with no instance the ratio still shows the backlog, so
+            # target tracking can scale a fleet out of zero.
+            result.backlog_per_instance[worker_type] = depth / max(fleet.in_service, 1)
+
+    with timed("video"):
+        result.video = _control_video(config, clients, calls, result, counts, fleets)
+
+    extra: list[Datum] = []
+    with timed("sources"):
+        for source in sources:
+            try:
+                extra.extend(source.collect(timestamp))
+            # A source is plug-in code (e.g. a database driver) with its own
+            # exception types; whatever it raises must not stop the tick's
+            # own metrics, so it is recorded as this source's failure.
+            except Exception as error:
+                result.errors.append(
+                    TickError(source.worker_type, source.stage, type(error).__name__, str(error))
+                )
+
+    with timed("publish"):
+        _publish(config, clients, calls, result, extra)
+
+    result.durations_ms["total"] = (time.perf_counter() - started) * 1000
+    result.api_calls = calls.snapshot()
+    return result
+
+
+def _read_backlog(
+    config: PublisherConfig, clients: AwsClients, calls: _ApiCalls, result: TickResult
+) -> dict[WorkerType, QueueCounts]:
+    """QueueDepth per readable type into ``result``; the summed counters returned."""
+    urls = [url for fleet in config.fleets.values() for url in fleet.queue_urls]
+    reads = read_queues(clients.sqs, urls, calls)
+    counts: dict[WorkerType, QueueCounts] = {}
+    for worker_type, fleet in config.fleets.items():
+        failed = [r for url in fleet.queue_urls if isinstance(r := reads[url], QueueReadError)]
+        for failure in failed:
+            result.errors.append(
+                TickError(
+                    worker_type,
+                    ErrorStage.READ_QUEUE.value,
+                    failure.error_code,
+                    failure.message,
+                    failure.queue_url,
+                )
+            )
+        if failed:
+            continue  # a partial sum would understate the backlog
+        total = sum_counts(
+            r for url in fleet.queue_urls if isinstance(r := reads[url], QueueCounts)
+        )
+        counts[worker_type] = total
+        result.queue_depth[worker_type] = count_backlog(
+            total, COUNTING_RULES[worker_type], fleet.include_delayed
+        )
+    return counts
+
+
+def _read_fleets(
+    config: PublisherConfig, clients: AwsClients, calls: _ApiCalls, result: TickResult
+) -> dict[WorkerType, FleetState]:
+    """Each type's ASG state; a failure is recorded for every type it hides."""
+    names = {t: fleet.asg_name for t, fleet in config.fleets.items()}
+    try:
+        found = describe_fleets(clients.autoscaling, names.values(), calls)
+    except (ClientError, BotoCoreError) as error:
+        for worker_type, name in names.items():
+            result.errors.append(
+                TickError(
+                    worker_type, ErrorStage.DESCRIBE_ASG.value, error_code(error), str(error), name
+                )
+            )
+        return {}
+    fleets: dict[WorkerType, FleetState] = {}
+    for worker_type, name in names.items():
+        if name in found:
+            fleets[worker_type] = found[name]
+        else:
+            result.errors.append(
+                TickError(
+                    worker_type,
+                    ErrorStage.DESCRIBE_ASG.value,
+                    "AutoScalingGroupNotFound",
+                    f"Auto Scaling group {name!r} does not exist",
+                    name,
+                )
+            )
+    return fleets
+
+
+def _control_video(
+    config: PublisherConfig,
+    clients: AwsClients,
+    calls: _ApiCalls,
+    result: TickResult,
+    counts: Mapping[WorkerType, QueueCounts],
+    fleets: Mapping[WorkerType, FleetState],
+) -> VideoOutcome:
+    """Decide the Video capacity and write it only if it changes."""
+    video = WorkerType.VIDEO
+    if video not in result.queue_depth:
+        return VideoOutcome(None, skipped="Video queues could not be read; fleet left as is")
+    fleet = fleets.get(video)
+    if fleet is None:
+        return VideoOutcome(None, skipped="Video ASG could not be read; fleet left as is")
+    knobs = config.video
+    bounds = CapacityBounds(fleet.min_size, fleet.max_size).narrowed(knobs.min_size, knobs.max_size)
+    decision = decide_video_capacity(
+        backlog=result.queue_depth[video],
+        in_flight=counts[video].in_flight,
+        current_desired=fleet.desired_capacity,
+        bounds=bounds,
+        messages_per_instance=knobs.messages_per_instance,
+        jobs_per_instance=knobs.jobs_per_instance,
+        scale_in_step=knobs.scale_in_step,
+    )
+    if not decision.changes:
+        return VideoOutcome(decision)
+    calls("autoscaling.SetDesiredCapacity")
+    try:
+        # HonorCooldown=False: the Lambda is the only controller of this ASG and
+        # already limits scale-in per tick; a cooldown would only delay scale-out.
+        clients.autoscaling.set_desired_capacity(
+            AutoScalingGroupName=fleet.name,
+            DesiredCapacity=decision.desired,
+            HonorCooldown=False,
+        )
+    except (ClientError, BotoCoreError) as error:
+        result.errors.append(
+            TickError(
+                video,
+                ErrorStage.SET_DESIRED_CAPACITY.value,
+                error_code(error),
+                str(error),
+                fleet.name,
+            )
+        )
+        return VideoOutcome(decision, applied=False)
+    return VideoOutcome(decision, applied=True)
+
+
+def _publish(
+    config: PublisherConfig,
+    clients: AwsClients,
+    calls: _ApiCalls,
+    result: TickResult,
+    extra: Sequence[Datum],
+) -> None:
+    """One PutMetricData (per 1000 datums) with everything, errors included."""
+    ts = result.timestamp
+    datums: list[Datum] = [
+        datum(config.metric_name, t, depth, ts) for t, depth in result.queue_depth.items()
+    ]
+    datums += [
+        datum(config.backlog_per_instance_metric_name, t, value, ts)
+        for t, value in result.backlog_per_instance.items()
+    ]
+    datums += extra
+    datums += [error_datum(e.worker_type, e.stage, ts) for e in result.errors]
+
+    put_failures: list[TickError] = []
+    for part, error in put_datums(clients.cloudwatch, config.namespace, datums, calls):
+        if error is None:
+            result.datums_published += len(part)
+            continue
+        hurt = {t for item in part if (t := worker_type_of(item)) is not None} or set(WorkerType)
+        for worker_type in sorted(hurt, key=lambda t: t.value):
+            put_failures.append(
+                TickError(
+                    worker_type,
+                    ErrorStage.PUT_METRIC_DATA.value,
+                    error_code(error),
+                    str(error),
+                    config.namespace,
+                )
+            )
+    result.errors.extend(put_failures)
+    if put_failures:
+        # One more, small call with only the put_metric_data errors: if the
+        # failure was about the payload (size, a bad extra datum) this one
+        # still lands; if CloudWatch is down, the log lines remain.
+        retry = [error_datum(e.worker_type, e.stage, ts) for e in put_failures]
+        for part, error in put_datums(clients.cloudwatch, config.namespace, retry, calls):
+            if error is None:
+                result.datums_published += len(part)
+
+
+def emit_logs(result: TickResult, logger: logging.Logger) -> None:
+    """Write one JSON error line per failure, then the tick's JSON line."""
+    for error in result.errors:
+        logger.error(json.dumps(error.log_record(), sort_keys=True))
+    logger.info(json.dumps(result.log_record(), sort_keys=True))
