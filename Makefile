@@ -1,0 +1,110 @@
+# The single entry point: CI (.ci/run), the README and our users' pipelines all
+# call these targets. Every target does its own set-up through `setup`.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+ENV ?= local
+STACK ?= workers-$(ENV)
+VENV := .venv
+PY := $(CURDIR)/$(VENV)/bin/python
+CACHE := $(CURDIR)/.cache
+LAMBDA_ZIP := dist/queue_depth_lambda.zip
+PYTEST_ARGS ?=
+
+# Toolchain environment, all project-local (NOTES §1).
+export CHECKPOINT_DISABLE := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export JSII_RUNTIME_PACKAGE_CACHE_ROOT := $(CACHE)/jsii
+export TF_PLUGIN_CACHE_DIR := $(CACHE)/terraform-plugins
+export TF_CLI_CONFIG_FILE := $(CACHE)/terraformrc
+export npm_config_cache := $(CACHE)/npm
+export PIP_CACHE_DIR := $(CACHE)/pip
+export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+export PYTHONDONTWRITEBYTECODE := 1
+
+LAMBDA_SOURCES := $(shell find lambda -type f -not -path '*/__pycache__/*' 2>/dev/null | sort)
+SYNTH_INPUTS := main.py cdktf.json $(shell find modules config -type f -not -path '*/__pycache__/*' 2>/dev/null | sort) \
+	lambda/queue_depth/worker_metrics/contract.py $(LAMBDA_ZIP)
+
+.PHONY: help setup lambda synth validate plan deploy test lint demo bench report lock clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+# ---------------------------------------------------------------- setup
+setup: $(VENV)/.stamp node_modules/.stamp $(CACHE)/terraformrc $(CACHE)/lambda-wheels/.stamp ## Install the pinned toolchain into .venv and node_modules (idempotent)
+
+$(CACHE)/tools-ok:
+	@scripts/toolchain.sh check
+	@mkdir -p $(CACHE) && touch $@
+
+$(VENV)/.stamp: requirements.lock pyproject.toml | $(CACHE)/tools-ok
+	@echo "setup: installing Python packages into $(VENV)"
+	@test -x $(VENV)/bin/python || python3 -m venv $(VENV)
+	@$(VENV)/bin/pip install -qq --disable-pip-version-check -r requirements.lock
+	@$(VENV)/bin/pip install -qq --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $@
+
+node_modules/.stamp: package.json package-lock.json | $(CACHE)/tools-ok
+	@echo "setup: installing the cdktf CLI into node_modules"
+	@npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(CACHE)/terraformrc: scripts/toolchain.sh | $(CACHE)/tools-ok
+	@scripts/toolchain.sh terraformrc $@ $(TF_PLUGIN_CACHE_DIR)
+	@echo "setup: wrote $@ (provider mirror: $$(scripts/toolchain.sh mirror || true))"
+
+$(CACHE)/lambda-wheels/.stamp: lambda/requirements.txt $(VENV)/.stamp
+	@$(VENV)/bin/pip download -qq --disable-pip-version-check --no-deps --only-binary=:all: \
+		-d $(CACHE)/lambda-wheels -r lambda/requirements.txt
+	@touch $@
+
+lock: ## Re-resolve pyproject.toml into requirements.lock
+	@rm -rf $(CACHE)/lock-venv && python3 -m venv $(CACHE)/lock-venv
+	@$(CACHE)/lock-venv/bin/pip install -qq '.[dev]'
+	@{ echo "# Frozen transitive set for .venv (make setup). Regenerate: make lock"; \
+	   $(CACHE)/lock-venv/bin/pip freeze --exclude worker-autoscaling-stack; \
+	   echo "setuptools==$$($(CACHE)/lock-venv/bin/python -c 'import setuptools; print(setuptools.__version__)')"; } > requirements.lock
+
+# ---------------------------------------------------------------- build
+lambda: $(LAMBDA_ZIP) ## Build dist/queue_depth_lambda.zip (deterministic)
+
+$(LAMBDA_ZIP): $(LAMBDA_SOURCES) scripts/build_lambda.py | setup
+	@$(PY) scripts/build_lambda.py
+
+synth: cdktf.out/.stamp ## Synthesize every environment into cdktf.out/stacks/<stack>/ (no-op when no input changed)
+
+cdktf.out/.stamp: $(SYNTH_INPUTS) | setup
+	@rm -rf cdktf.out
+	@$(PY) main.py
+	@touch $@
+
+validate: synth ## terraform init (offline, no backend) + validate on every synthesized stack
+	@for dir in cdktf.out/stacks/*/; do \
+		printf '%-40s ' "$$dir"; \
+		terraform -chdir=$$dir init -backend=false -input=false -no-color >/dev/null; \
+		terraform -chdir=$$dir validate -no-color | tr -d '\n'; echo; \
+	done
+
+plan: synth ## cdktf diff of ENV's stack (ENV=local|dev|prod)
+	@cdktf diff $(STACK) --skip-synth
+
+deploy: synth ## cdktf deploy of ENV's stack (ENV=local|dev|prod)
+	@cdktf deploy $(STACK) --skip-synth
+
+# ---------------------------------------------------------------- checks
+test: setup lambda ## Run the test suite
+	@$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: setup ## ruff check, ruff format --check, mypy
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/mypy modules lambda/queue_depth fleetctl main.py
+
+demo: setup lambda synth validate ## The main job on the local default
+	@$(PY) -m fleetctl demo --env $(ENV)
+
+clean: ## Remove build outputs (keeps the toolchain)
+	@rm -rf build dist cdktf.out out

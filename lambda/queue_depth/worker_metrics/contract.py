@@ -1,0 +1,313 @@
+"""The metric contract: what the queue-depth Lambda publishes, what the scaling
+policies consume, and the environment variables that connect the two.
+
+This module is the one source of truth. The Lambda (``worker_metrics``) and the
+cdktf stacks (``modules/``) both import it, and a synth test proves that the
+Lambda's environment and the target-tracking policies agree on it. It is pure
+Python with no dependencies, so it is packaged into the Lambda zip unchanged.
+
+Schema (the seed report, section 1):
+
+* namespace ``Academy/Workers`` (env ``METRIC_NAMESPACE`` overrides it),
+* metric ``QueueDepth`` (env ``METRIC_NAME`` overrides it), unit ``Count``,
+* one datum per dimension ``WorkerType`` = ``AI`` | ``Video`` | ``Messaging``:
+  AI counts visible + in-flight messages over all AI queues, Video and
+  Messaging count visible messages.
+
+Additions that fix the old system (README, "Why not the old policies"):
+
+* ``BacklogPerInstance`` (unit ``Count``, same namespace and dimension):
+  ``QueueDepth / max(in_service, 1)``. Target tracking consumes this metric,
+  because a raw queue depth does not fall as instances are added, and the
+  ``max(..., 1)`` lets a fleet at zero scale out.
+* ``PublisherErrors`` (unit ``Count``, dimensions ``WorkerType`` and
+  ``Stage``): one datum per failed read, publish or scaling call, so faults are
+  visible in metrics as well as logs.
+
+The optional per-tenant Video backlog source (``worker_metrics.tenant_backlog``,
+enabled by ``BACKLOG_DB_SECRET_ARN``) adds:
+
+* ``VideoBacklog`` (unit ``Count``): videos in status ``UPLOADED`` or
+  ``PROCESSING`` in the application database. One datum with ``WorkerType`` =
+  ``Video`` (the total), plus one per top-N tenant with the dimensions
+  ``WorkerType`` = ``Video`` and ``TenantId``. It is read from PostgreSQL, so it
+  is the authoritative backlog next to the SQS-based ``QueueDepth``.
+* ``PublisherErrors`` datums with ``Stage`` = ``backlog_<step>`` when that read
+  fails (see ``BACKLOG_ERROR_STAGES``).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+DEFAULT_NAMESPACE = "Academy/Workers"
+"""Default CloudWatch namespace (the seed's ``NAMESPACE``)."""
+
+DEFAULT_METRIC_NAME = "QueueDepth"
+"""Default name of the raw backlog metric (the seed's ``METRIC_NAME``)."""
+
+DEFAULT_BACKLOG_PER_INSTANCE_METRIC_NAME = "BacklogPerInstance"
+"""Default name of the metric that target tracking consumes."""
+
+ERROR_METRIC_NAME = "PublisherErrors"
+"""Count of failed calls per tick, by ``WorkerType`` and ``Stage``."""
+
+DIMENSION_NAME = "WorkerType"
+"""The one dimension every QueueDepth / BacklogPerInstance datum carries."""
+
+STAGE_DIMENSION_NAME = "Stage"
+"""Second dimension of ``PublisherErrors``: read, publish, scale, ..."""
+
+UNIT = "Count"
+"""CloudWatch unit of every metric in this contract."""
+
+VIDEO_BACKLOG_METRIC_NAME = "VideoBacklog"
+"""Videos waiting or being encoded, counted in the database (unit ``Count``)."""
+
+TENANT_DIMENSION_NAME = "TenantId"
+"""Second dimension of ``VideoBacklog`` datums, only for the top-N tenants."""
+
+DEFAULT_BACKLOG_TOP_TENANTS = 10
+"""Tenants with their own ``VideoBacklog`` series (about $0.30 each per month)."""
+
+BACKLOG_ERROR_STAGES: tuple[str, ...] = (
+    "backlog_secret",
+    "backlog_connect",
+    "backlog_auth",
+    "backlog_timeout",
+    "backlog_query",
+)
+"""``Stage`` values of ``PublisherErrors`` emitted by the tenant backlog source:
+the secret could not be read or parsed; the database was unreachable; it rejected
+the credentials; the query hit ``statement_timeout`` (or the socket timeout);
+the database rejected the query (missing table or column, permissions, ...)."""
+
+TARGET_TRACKING_STATISTIC = "Average"
+"""Statistic the target-tracking policies use (the seed's ``Statistic``)."""
+
+
+class WorkerType(enum.Enum):
+    """The three worker fleets. The value is the ``WorkerType`` dimension value."""
+
+    AI = "AI"
+    VIDEO = "Video"
+    MESSAGING = "Messaging"
+
+    @classmethod
+    def parse(cls, value: str) -> WorkerType:
+        """Return the member whose value or name matches ``value`` (case-insensitive).
+
+        Raises ``ValueError`` naming the bad value and the allowed ones.
+        """
+        for member in cls:
+            if value.strip().lower() in (member.value.lower(), member.name.lower()):
+                return member
+        allowed = ", ".join(m.value for m in cls)
+        raise ValueError(f"unknown worker type {value!r}; expected one of: {allowed}")
+
+    @property
+    def env_prefix(self) -> str:
+        """Prefix of this type's environment variables, e.g. ``MESSAGING``."""
+        return self.name
+
+
+@dataclass(frozen=True)
+class CountingRule:
+    """Which SQS counters make up one worker type's ``QueueDepth``.
+
+    ``visible`` is ``ApproximateNumberOfMessages``, ``in_flight`` is
+    ``ApproximateNumberOfMessagesNotVisible`` and ``delayed`` is
+    ``ApproximateNumberOfMessagesDelayed``.
+    """
+
+    in_flight: bool
+    delayed: bool = False
+
+
+COUNTING_RULES: Mapping[WorkerType, CountingRule] = {
+    WorkerType.AI: CountingRule(in_flight=True),
+    WorkerType.VIDEO: CountingRule(in_flight=False),
+    WorkerType.MESSAGING: CountingRule(in_flight=False),
+}
+"""The seed's rules: AI counts visible + in flight; Video and Messaging visible.
+
+Whether delayed messages count is configurable per type (``<TYPE>_INCLUDE_DELAYED``).
+"""
+
+TARGET_TRACKED_TYPES: tuple[WorkerType, ...] = (WorkerType.AI, WorkerType.MESSAGING)
+"""Fleets scaled by an EC2 target-tracking policy on ``BacklogPerInstance``."""
+
+LAMBDA_CONTROLLED_TYPES: tuple[WorkerType, ...] = (WorkerType.VIDEO,)
+"""Fleets whose desired capacity the Lambda sets directly (no scaling policy)."""
+
+
+class ErrorStage(enum.Enum):
+    """Values of the ``Stage`` dimension of ``PublisherErrors``: which call failed.
+
+    Extra metric sources (``worker_metrics.tick.MetricSource``) use their own
+    stage name, e.g. ``tenant_backlog``.
+    """
+
+    READ_QUEUE = "read_queue"
+    DESCRIBE_ASG = "describe_asg"
+    SET_DESIRED_CAPACITY = "set_desired_capacity"
+    PUT_METRIC_DATA = "put_metric_data"
+
+
+DEFAULT_VIDEO_MESSAGES_PER_INSTANCE = 1.0
+"""Visible Video messages one instance takes on when the Lambda scales out."""
+
+DEFAULT_VIDEO_JOBS_PER_INSTANCE = 1
+"""Video jobs one instance runs at once; the scale-in floor is in_flight / this."""
+
+DEFAULT_VIDEO_SCALE_IN_STEP = 1
+"""At most this many Video instances removed per tick."""
+
+DEFAULT_API_TIMEOUT_SECONDS = 5.0
+"""botocore connect and read timeout per attempt (3 attempts), below the Lambda timeout."""
+
+
+class EnvVar:
+    """Names of the Lambda's environment variables.
+
+    The stack writes them (``lambda_environment``); ``worker_metrics.config``
+    reads them. Per-type names are built by the functions below.
+    """
+
+    METRIC_NAMESPACE = "METRIC_NAMESPACE"
+    METRIC_NAME = "METRIC_NAME"
+    BACKLOG_PER_INSTANCE_METRIC_NAME = "BACKLOG_PER_INSTANCE_METRIC_NAME"
+
+    # The optional tenant backlog source (worker_metrics.tenant_backlog). It is on
+    # exactly when BACKLOG_DB_SECRET_ARN is set; the others have defaults.
+    BACKLOG_DB_SECRET_ARN = "BACKLOG_DB_SECRET_ARN"
+    BACKLOG_TOP_TENANTS = "BACKLOG_TOP_TENANTS"
+    BACKLOG_STATEMENT_TIMEOUT_MS = "BACKLOG_STATEMENT_TIMEOUT_MS"
+    BACKLOG_CONNECT_TIMEOUT_MS = "BACKLOG_CONNECT_TIMEOUT_MS"
+    BACKLOG_DB_SSLMODE = "BACKLOG_DB_SSLMODE"
+    BACKLOG_STATUSES = "BACKLOG_STATUSES"
+    BACKLOG_VIDEO_TABLE = "BACKLOG_VIDEO_TABLE"
+    BACKLOG_VIDEO_SESSION_COLUMN = "BACKLOG_VIDEO_SESSION_COLUMN"
+    BACKLOG_VIDEO_STATUS_COLUMN = "BACKLOG_VIDEO_STATUS_COLUMN"
+    BACKLOG_SESSION_TABLE = "BACKLOG_SESSION_TABLE"
+    BACKLOG_SESSION_ID_COLUMN = "BACKLOG_SESSION_ID_COLUMN"
+    BACKLOG_SESSION_LECTURE_COLUMN = "BACKLOG_SESSION_LECTURE_COLUMN"
+    BACKLOG_LECTURE_TABLE = "BACKLOG_LECTURE_TABLE"
+    BACKLOG_LECTURE_ID_COLUMN = "BACKLOG_LECTURE_ID_COLUMN"
+    BACKLOG_LECTURE_TENANT_COLUMN = "BACKLOG_LECTURE_TENANT_COLUMN"
+
+    VIDEO_MESSAGES_PER_INSTANCE = "VIDEO_MESSAGES_PER_INSTANCE"
+    VIDEO_JOBS_PER_INSTANCE = "VIDEO_JOBS_PER_INSTANCE"
+    VIDEO_SCALE_IN_STEP = "VIDEO_SCALE_IN_STEP"
+    VIDEO_MIN_SIZE = "VIDEO_MIN_SIZE"
+    """Optional: narrows the Video ASG's MinSize for the Lambda's decisions."""
+    VIDEO_MAX_SIZE = "VIDEO_MAX_SIZE"
+    """Optional: narrows the Video ASG's MaxSize for the Lambda's decisions."""
+    API_TIMEOUT_SECONDS = "API_TIMEOUT_SECONDS"
+
+    @staticmethod
+    def queue_urls(worker_type: WorkerType) -> str:
+        """Comma-separated SQS queue URLs of one type, e.g. ``AI_QUEUE_URLS``."""
+        return f"{worker_type.env_prefix}_QUEUE_URLS"
+
+    @staticmethod
+    def asg_name(worker_type: WorkerType) -> str:
+        """Auto Scaling group name of one type, e.g. ``VIDEO_ASG_NAME``."""
+        return f"{worker_type.env_prefix}_ASG_NAME"
+
+    @staticmethod
+    def include_delayed(worker_type: WorkerType) -> str:
+        """``true``/``false``: count delayed messages too, e.g. ``AI_INCLUDE_DELAYED``."""
+        return f"{worker_type.env_prefix}_INCLUDE_DELAYED"
+
+
+def dimensions(worker_type: WorkerType) -> list[dict[str, str]]:
+    """The CloudWatch dimensions of one type's datum, as the API spells them."""
+    return [{"Name": DIMENSION_NAME, "Value": worker_type.value}]
+
+
+def lambda_environment(
+    *,
+    queue_urls: Mapping[WorkerType, Sequence[str]],
+    asg_names: Mapping[WorkerType, str],
+    namespace: str = DEFAULT_NAMESPACE,
+    metric_name: str = DEFAULT_METRIC_NAME,
+    backlog_per_instance_metric_name: str = DEFAULT_BACKLOG_PER_INSTANCE_METRIC_NAME,
+    include_delayed: Mapping[WorkerType, bool] | None = None,
+    video_messages_per_instance: float = DEFAULT_VIDEO_MESSAGES_PER_INSTANCE,
+    video_jobs_per_instance: int = DEFAULT_VIDEO_JOBS_PER_INSTANCE,
+    video_scale_in_step: int = DEFAULT_VIDEO_SCALE_IN_STEP,
+    video_min_size: int | None = None,
+    video_max_size: int | None = None,
+    api_timeout_seconds: float = DEFAULT_API_TIMEOUT_SECONDS,
+) -> dict[str, str]:
+    """The Lambda's environment, as the stack writes it.
+
+    ``worker_metrics.config.PublisherConfig.from_env`` reads exactly these
+    names, so writer and reader share this one definition. Every variable is
+    written, defaults included, so a deployed function shows its whole
+    configuration.
+
+    ``queue_urls``: every worker type needs at least one URL (the values may be
+    Terraform tokens, so their shape is checked by the reader, not here).
+    ``asg_names``: every worker type needs its ASG name (BacklogPerInstance
+    divides by its in-service instances; Video's desired capacity is set on it).
+    ``include_delayed``: default ``False`` for every type.
+    ``video_min_size`` / ``video_max_size``: default ``None`` (use the ASG's own
+    MinSize/MaxSize); a value can only narrow the ASG's range.
+
+    Raises ``ValueError`` naming the argument and the bad value.
+    """
+    environment = {
+        EnvVar.METRIC_NAMESPACE: namespace,
+        EnvVar.METRIC_NAME: metric_name,
+        EnvVar.BACKLOG_PER_INSTANCE_METRIC_NAME: backlog_per_instance_metric_name,
+    }
+    for name, value in environment.items():
+        if not value:
+            raise ValueError(f"{name.lower()} = {value!r}: must not be empty")
+    delayed = dict(include_delayed or {})
+    for worker_type in WorkerType:
+        urls = list(queue_urls.get(worker_type, ()))
+        if not urls or not all(urls):
+            raise ValueError(f"queue_urls[{worker_type.value}] = {urls!r}: needs at least one URL")
+        if not asg_names.get(worker_type):
+            raise ValueError(f"asg_names[{worker_type.value}] is missing: every fleet needs one")
+        environment[EnvVar.queue_urls(worker_type)] = ",".join(urls)
+        environment[EnvVar.asg_name(worker_type)] = asg_names[worker_type]
+        environment[EnvVar.include_delayed(worker_type)] = (
+            "true" if delayed.get(worker_type, False) else "false"
+        )
+    positives: dict[str, float] = {
+        "video_messages_per_instance": video_messages_per_instance,
+        "video_jobs_per_instance": video_jobs_per_instance,
+        "video_scale_in_step": video_scale_in_step,
+        "api_timeout_seconds": api_timeout_seconds,
+    }
+    for name, number in positives.items():
+        if isinstance(number, bool) or number <= 0:
+            raise ValueError(f"{name} = {number!r}: must be greater than 0")
+    for name, size in (("video_min_size", video_min_size), ("video_max_size", video_max_size)):
+        if size is not None and (isinstance(size, bool) or size < 0):
+            raise ValueError(f"{name} = {size!r}: must be a whole number >= 0")
+    if (
+        video_min_size is not None
+        and video_max_size is not None
+        and video_min_size > video_max_size
+    ):
+        raise ValueError(
+            f"video_min_size = {video_min_size}: is above video_max_size = {video_max_size}"
+        )
+    environment[EnvVar.VIDEO_MESSAGES_PER_INSTANCE] = str(video_messages_per_instance)
+    environment[EnvVar.VIDEO_JOBS_PER_INSTANCE] = str(video_jobs_per_instance)
+    environment[EnvVar.VIDEO_SCALE_IN_STEP] = str(video_scale_in_step)
+    environment[EnvVar.API_TIMEOUT_SECONDS] = str(api_timeout_seconds)
+    # Optional overrides are written only when set: an absent variable means
+    # "use the ASG's own bound", which an empty string could not say as clearly.
+    if video_min_size is not None:
+        environment[EnvVar.VIDEO_MIN_SIZE] = str(video_min_size)
+    if video_max_size is not None:
+        environment[EnvVar.VIDEO_MAX_SIZE] = str(video_max_size)
+    return environment

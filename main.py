@@ -1,0 +1,46 @@
+"""cdktf app: one worker stack (and one state bootstrap stack) per environment.
+
+Environments are the files ``config/<env>.toml``; ``WORKER_ENVS`` (comma-separated)
+limits synthesis to some of them. A bad setting stops here with one line naming
+the file, the setting and the value.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from modules.settings import SettingsError, available_environments, load_environment
+
+LAMBDA_ZIP = Path(__file__).resolve().parent / "dist" / "queue_depth_lambda.zip"
+
+
+def main() -> int:
+    names = [n for n in os.environ.get("WORKER_ENVS", "").split(",") if n] or available_environments()
+    try:
+        environments = [load_environment(name) for name in names]
+    except SettingsError as err:
+        print(f"synth: {err}", file=sys.stderr)
+        return 2
+
+    from cdktf import App  # after validation: settings errors cost no jsii start-up
+
+    from modules.bootstrap_stack import StateBootstrapStack
+    from modules.worker_stack import WorkerAutoscalingStack
+
+    app = App()
+    for settings in environments:
+        try:
+            WorkerAutoscalingStack(app, settings=settings, lambda_zip=LAMBDA_ZIP)
+        except ValueError as err:
+            print(f"synth: {settings.name}: {err}", file=sys.stderr)
+            return 2
+        if settings.backend.kind == "s3":
+            StateBootstrapStack(app, settings=settings)
+    app.synth()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,251 @@
+"""``QueueDepthPublisher``: the queue-depth Lambda, its schedule, role, logs and alarms.
+
+Every minute (EventBridge, ``rate(1 minute)`` by default) the Lambda reads each
+fleet's queues, publishes ``QueueDepth`` and ``BacklogPerInstance`` per
+``WorkerType`` and sets the Video fleet's desired capacity. Its environment is
+built from the metric contract, the same module the scaling policies use.
+
+IAM, from grant methods only:
+
+* ``sqs:GetQueueAttributes`` on exactly the fleets' queues;
+* ``cloudwatch:PutMetricData`` with ``cloudwatch:namespace`` = the contract's
+  namespace (the action has no resource-level permissions);
+* ``autoscaling:SetDesiredCapacity`` on the Lambda-controlled ASGs only;
+* ``autoscaling:DescribeAutoScalingGroups`` (cannot be resource-scoped);
+* ``logs:CreateLogStream``/``logs:PutLogEvents`` on its own log group;
+* optionally ``secretsmanager:GetSecretValue`` on the tenant-backlog secret and
+  the ENI calls Lambda needs inside a VPC.
+
+Reserved concurrency 1: two ticks never overlap, so two decisions on the Video
+fleet never race. Alarms fire on Lambda errors and on missing ``QueueDepth``
+data (missing data is breaching: a silent publisher freezes target tracking).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from pathlib import Path
+
+from cdktf import AssetType, TerraformAsset
+from constructs import Construct
+
+from modules.aws import (
+    CloudwatchEventRule,
+    CloudwatchEventTarget,
+    CloudwatchLogGroup,
+    CloudwatchMetricAlarm,
+    IamRole,
+    IamRolePolicy,
+    LambdaFunction,
+    LambdaFunctionEnvironment,
+    LambdaFunctionVpcConfig,
+    LambdaPermission,
+)
+from modules.iam import Condition, PolicyDocumentBuilder, assume_role_policy
+from modules.settings import PublisherSettings
+from modules.worker_fleet import WorkerFleet
+from worker_metrics import contract
+from worker_metrics.contract import LAMBDA_CONTROLLED_TYPES, WorkerType
+
+HANDLER = "lambda_function.lambda_handler"
+"""The seed's module name and the AWS default handler name."""
+
+MISSING_DATA_EVALUATION_MINUTES = 5
+"""Minutes without a ``QueueDepth`` datum before the missing-data alarm fires."""
+
+
+class QueueDepthPublisher(Construct):
+    """The queue-depth Lambda for ``fleets`` (one per ``WorkerType``).
+
+    ``lambda_zip``: the package built by ``make lambda``; its sha256 becomes
+    ``source_code_hash`` so a code change redeploys and nothing else does.
+    Raises ``ValueError`` when a worker type has no fleet or the zip is missing.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: PublisherSettings,
+        fleets: list[WorkerFleet],
+        name_prefix: str,
+        lambda_zip: Path,
+        namespace: str = contract.DEFAULT_NAMESPACE,
+        metric_name: str = contract.DEFAULT_METRIC_NAME,
+        backlog_per_instance_metric_name: str = contract.DEFAULT_BACKLOG_PER_INSTANCE_METRIC_NAME,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        by_type = {fleet.worker_type: fleet for fleet in fleets}
+        missing = [t.value for t in WorkerType if t not in by_type]
+        if missing:
+            raise ValueError(f"fleets: no fleet for worker type(s) {', '.join(missing)}")
+        if not lambda_zip.is_file():
+            raise ValueError(f"lambda_zip = {str(lambda_zip)!r}: not found; run `make lambda` first")
+        self.settings = settings
+        self.fleets = by_type
+        self.namespace = namespace
+        self.metric_name = metric_name
+        self.backlog_per_instance_metric_name = backlog_per_instance_metric_name
+        self.function_name = f"{name_prefix}-queue-depth"
+
+        self.log_group = CloudwatchLogGroup(
+            self,
+            "log-group",
+            name=f"/aws/lambda/{self.function_name}",
+            retention_in_days=settings.log_retention_days,
+        )
+
+        policy = PolicyDocumentBuilder()
+        for fleet in fleets:
+            for queue in fleet.queues:
+                queue.grant_read_attributes(policy)
+        policy.allow(
+            "PutMetricDataInOwnNamespace",
+            ["cloudwatch:PutMetricData"],
+            ["*"],
+            conditions=(Condition("StringEquals", "cloudwatch:namespace", (namespace,)),),
+        )
+        policy.allow("DescribeAutoScalingGroups", ["autoscaling:DescribeAutoScalingGroups"], ["*"])
+        for worker_type in LAMBDA_CONTROLLED_TYPES:
+            by_type[worker_type].grant_set_desired_capacity(policy)
+        policy.allow(
+            "WriteOwnLogs",
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            [f"{self.log_group.arn}:*"],
+        )
+        tenant = settings.tenant_backlog
+        if tenant is not None:
+            policy.allow("ReadBacklogDatabaseSecret", ["secretsmanager:GetSecretValue"], [tenant.secret_arn])
+            if tenant.subnet_ids:
+                policy.allow(
+                    "LambdaVpcNetworkInterfaces",
+                    [
+                        "ec2:CreateNetworkInterface",
+                        "ec2:DescribeNetworkInterfaces",
+                        "ec2:DeleteNetworkInterface",
+                        "ec2:AssignPrivateIpAddresses",
+                        "ec2:UnassignPrivateIpAddresses",
+                    ],
+                    ["*"],
+                )
+        self.policy = policy
+
+        self.role = IamRole(
+            self,
+            "role",
+            name=self.function_name,
+            assume_role_policy=assume_role_policy(self, "trust", "lambda.amazonaws.com").json,
+        )
+        role_policy = IamRolePolicy(
+            self,
+            "role-policy",
+            name=self.function_name,
+            role=self.role.id,
+            policy=policy.render(self, "policy-document").json,
+        )
+
+        asset = TerraformAsset(self, "package", path=str(lambda_zip.resolve()), type=AssetType.FILE)
+        self.environment = self._environment()
+        self.function = LambdaFunction(
+            self,
+            "function",
+            function_name=self.function_name,
+            description="Publishes QueueDepth/BacklogPerInstance per WorkerType and drives the Video fleet",
+            role=self.role.arn,
+            handler=HANDLER,
+            runtime=settings.runtime,
+            architectures=[settings.architecture],
+            memory_size=settings.memory_mb,
+            timeout=settings.timeout_seconds,
+            reserved_concurrent_executions=1,
+            filename=asset.path,
+            source_code_hash=base64.b64encode(hashlib.sha256(lambda_zip.read_bytes()).digest()).decode(),
+            environment=LambdaFunctionEnvironment(variables=self.environment),
+            vpc_config=(
+                LambdaFunctionVpcConfig(
+                    subnet_ids=list(tenant.subnet_ids), security_group_ids=list(tenant.security_group_ids)
+                )
+                if tenant is not None and tenant.subnet_ids
+                else None
+            ),
+            # The log group must exist (with its retention) before the first invocation
+            # creates it implicitly with infinite retention; the policy before the first tick.
+            depends_on=[self.log_group, role_policy],
+        )
+
+        self.schedule = CloudwatchEventRule(
+            self,
+            "schedule",
+            name=self.function_name,
+            description="Tick of the queue-depth Lambda",
+            schedule_expression=settings.schedule,
+        )
+        CloudwatchEventTarget(
+            self, "schedule-target", rule=self.schedule.name, arn=self.function.arn, target_id="queue-depth"
+        )
+        LambdaPermission(
+            self,
+            "schedule-permission",
+            statement_id="AllowEventBridgeSchedule",
+            action="lambda:InvokeFunction",
+            function_name=self.function.function_name,
+            principal="events.amazonaws.com",
+            source_arn=self.schedule.arn,
+        )
+
+        actions = list(settings.alarm_topic_arns)
+        self.errors_alarm = CloudwatchMetricAlarm(
+            self,
+            "errors-alarm",
+            alarm_name=f"{self.function_name}-errors",
+            alarm_description="The queue-depth Lambda failed: some metrics or the Video decision are missing.",
+            namespace="AWS/Lambda",
+            metric_name="Errors",
+            dimensions={"FunctionName": self.function.function_name},
+            statistic="Sum",
+            period=60,
+            evaluation_periods=3,
+            datapoints_to_alarm=2,
+            threshold=1,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            treat_missing_data="notBreaching",
+            alarm_actions=actions,
+            ok_actions=actions,
+        )
+        self.missing_data_alarms = [
+            CloudwatchMetricAlarm(
+                self,
+                f"missing-data-alarm-{worker_type.name.lower()}",
+                alarm_name=f"{self.function_name}-missing-{worker_type.name.lower()}",
+                alarm_description=(
+                    f"No {metric_name} datum for WorkerType={worker_type.value}: target tracking "
+                    "cannot scale in and the Video fleet is not driven."
+                ),
+                namespace=namespace,
+                metric_name=metric_name,
+                dimensions={contract.DIMENSION_NAME: worker_type.value},
+                statistic="SampleCount",
+                period=60,
+                evaluation_periods=MISSING_DATA_EVALUATION_MINUTES,
+                threshold=1,
+                comparison_operator="LessThanThreshold",
+                treat_missing_data="breaching",
+                alarm_actions=actions,
+                ok_actions=actions,
+            )
+            for worker_type in WorkerType
+        ]
+
+    def _environment(self) -> dict[str, str]:
+        """The Lambda's environment, named by the contract's ``EnvVar``."""
+        env = {
+            contract.EnvVar.METRIC_NAMESPACE: self.namespace,
+            contract.EnvVar.METRIC_NAME: self.metric_name,
+            contract.EnvVar.BACKLOG_PER_INSTANCE_METRIC_NAME: self.backlog_per_instance_metric_name,
+        }
+        for worker_type, fleet in self.fleets.items():
+            env[contract.EnvVar.queue_urls(worker_type)] = ",".join(q.url for q in fleet.queues)
+            env[contract.EnvVar.asg_name(worker_type)] = fleet.asg.name
+        return env
