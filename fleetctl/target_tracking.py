@@ -1,0 +1,271 @@
+"""A pure model of EC2 Auto Scaling target tracking, for the local demo.
+
+moto stores target-tracking policies but never evaluates them (NOTES §2), so the
+demo scales AI and Messaging with this model instead, from the same metric the
+deployed policy tracks: backlog per instance, published once a minute by our
+Lambda as ``QueueDepth / max(in_service, 1)``.
+
+What the model reproduces (NOTES §3; "Target tracking scaling policies" in the
+EC2 Auto Scaling user guide):
+
+* Target tracking creates two CloudWatch alarms. AlarmHigh fires on 3 of 3
+  consecutive one-minute datapoints above the target; AlarmLow on 15 of 15
+  consecutive datapoints below it. These shapes are **observed** on the alarms
+  AWS creates, not documented, and AWS may change them. For AlarmLow we count a
+  datapoint as low only when it is clearly below the target (under 90 %), as
+  observed: scale-in needs the metric about 10 % below target.
+* While an alarm stays in ALARM, Auto Scaling invokes the policy again every
+  minute, so a run of breaching datapoints keeps acting (bounded by warmup).
+* Scale-out is proportional: ``ceil(capacity * metric / target)``. Our design
+  divides by ``max(in_service, 1)``, so the model uses ``max(capacity, 1)`` and a
+  fleet at zero scales out (0 instances, backlog 57, target 20 -> 3).
+* Scale-in is conservative. AWS documents only that it is gradual; our rule is
+  the proportional capacity, but removing at most ``max(1, capacity // 10)``
+  instances per action (10 % of the fleet or one instance, whichever is larger).
+* Missing data is insufficient data: it never breaches either alarm, and it
+  breaks the consecutive runs. A publisher that skips minutes freezes scaling.
+* Warmup: instances launched within ``instance_warmup_seconds`` are still
+  warming up. During that window a further scale-out happens only when the new
+  proportional capacity exceeds the capacity already asked for (the warming
+  instances are not added twice), and there is no scale-in.
+* ``disable_scale_in``; results are clamped to ``[min_size, max_size]``.
+
+There are no cooldowns: ``ScaleInCooldown``/``ScaleOutCooldown`` belong to
+Application Auto Scaling, not to EC2 Auto Scaling target tracking (NOTES §3).
+
+Time is an input: ``evaluate(now, ...)`` takes the evaluation time in seconds
+(any monotonic origin), so the demo can drive it with a simulated clock and the
+tests with plain numbers. The model never reads a clock.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+#: Consecutive datapoints above target that fire AlarmHigh (observed, not documented).
+HIGH_DATAPOINTS = 3
+#: Consecutive datapoints clearly below target that fire AlarmLow (observed, not documented).
+LOW_DATAPOINTS = 15
+#: A datapoint counts toward AlarmLow only below this fraction of the target (observed).
+LOW_THRESHOLD_RATIO = 0.9
+#: Largest share of the fleet removed by one scale-in action (our rule; see module doc).
+SCALE_IN_MAX_FRACTION = 0.1
+
+_Predicate = Callable[[float], bool]
+
+
+class Alarm(StrEnum):
+    HIGH = "AlarmHigh"
+    LOW = "AlarmLow"
+
+
+@dataclass(frozen=True)
+class TargetTrackingPolicy:
+    """The parts of an ``aws_autoscaling_policy`` (TargetTrackingScaling) we model.
+
+    ``target_value``: the metric's target, > 0 (backlog per instance, messages).
+    ``min_size`` / ``max_size``: the ASG's bounds, 0 <= min <= max.
+    ``instance_warmup_seconds``: default 300, the ASG default when neither
+    ``estimated_instance_warmup`` nor ``default_instance_warmup`` is set; >= 0.
+    ``disable_scale_in``: default false.
+    ``period_seconds``: the metric's period, default 60 (AlarmHigh/Low count
+    one-minute datapoints); > 0.
+
+    Raises ValueError naming the field and the value.
+    """
+
+    target_value: float
+    min_size: int
+    max_size: int
+    instance_warmup_seconds: float = 300.0
+    disable_scale_in: bool = False
+    period_seconds: float = 60.0
+
+    def __post_init__(self) -> None:
+        if not (self.target_value > 0 and math.isfinite(self.target_value)):
+            raise ValueError(f"'target_value' must be a finite number > 0, got {self.target_value}")
+        if self.min_size < 0:
+            raise ValueError(f"'min_size' must be >= 0, got {self.min_size}")
+        if self.max_size < self.min_size:
+            raise ValueError(
+                f"'max_size' must be >= min_size ({self.min_size}), got {self.max_size}"
+            )
+        if self.instance_warmup_seconds < 0:
+            raise ValueError(
+                f"'instance_warmup_seconds' must be >= 0, got {self.instance_warmup_seconds}"
+            )
+        if self.period_seconds <= 0:
+            raise ValueError(f"'period_seconds' must be > 0, got {self.period_seconds}")
+
+    @property
+    def low_threshold(self) -> float:
+        """AlarmLow counts datapoints strictly below this value."""
+        return self.target_value * LOW_THRESHOLD_RATIO
+
+
+@dataclass(frozen=True)
+class ScalingDecision:
+    """The outcome of one evaluation.
+
+    ``desired``: the new desired capacity to apply with SetDesiredCapacity, or
+    ``None`` for no change. ``reason``: one human-readable line for the demo's
+    table. ``alarm``: the alarm in ALARM at this evaluation, if any (it may be
+    in ALARM without a change, e.g. during warmup or at max).
+    """
+
+    desired: int | None
+    reason: str
+    alarm: Alarm | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.desired is not None
+
+
+def _format(value: float) -> str:
+    return f"{value:g}" if value == int(value) else f"{value:.1f}"
+
+
+class TargetTrackingModel:
+    """One target-tracking policy on one ASG, fed one datapoint per period.
+
+    State: the last ``LOW_DATAPOINTS`` datapoints (``None`` = missing), the time of
+    the last evaluation, and the last scale-out (time and the capacity asked for)
+    for warmup. Create one per fleet and call ``evaluate`` once per period.
+    """
+
+    def __init__(self, policy: TargetTrackingPolicy) -> None:
+        self.policy = policy
+        self._datapoints: deque[float | None] = deque(maxlen=max(HIGH_DATAPOINTS, LOW_DATAPOINTS))
+        self._last_evaluated_at: float | None = None
+        self._scaled_out_at: float | None = None
+        self._scaled_out_to = 0
+
+    @property
+    def datapoints(self) -> tuple[float | None, ...]:
+        """The remembered datapoints, oldest first (``None`` = missing)."""
+        return tuple(self._datapoints)
+
+    def evaluate(self, now: float, metric: float | None, capacity: int) -> ScalingDecision:
+        """Record the datapoint for ``now`` and decide, as the alarms would.
+
+        ``now``: evaluation time in seconds, strictly increasing between calls.
+        Periods skipped since the previous call count as missing datapoints.
+        ``metric``: the tracked metric's datapoint for the period ending at
+        ``now`` (backlog per instance), or ``None`` when none was published.
+        ``capacity``: the ASG's current capacity (in-service instances, the
+        metric's denominator), >= 0.
+
+        Raises ValueError for time going backwards, a negative capacity, or a
+        negative or non-finite metric.
+        """
+        self._record(now, metric, capacity)
+        policy = self.policy
+
+        if metric is None:
+            return ScalingDecision(None, "insufficient data: no datapoint this period")
+
+        if self._run(lambda value: value > policy.target_value) >= HIGH_DATAPOINTS:
+            return self._scale_out(now, metric, capacity)
+
+        if self._run(lambda value: value < policy.low_threshold) >= LOW_DATAPOINTS:
+            return self._scale_in(now, metric, capacity)
+
+        return self._within_target(metric)
+
+    # ------------------------------------------------------------------ internals
+
+    def _record(self, now: float, metric: float | None, capacity: int) -> None:
+        if capacity < 0:
+            raise ValueError(f"'capacity' must be >= 0, got {capacity}")
+        if metric is not None and not (metric >= 0 and math.isfinite(metric)):
+            raise ValueError(f"'metric' must be a finite number >= 0 or None, got {metric}")
+        previous = self._last_evaluated_at
+        if previous is not None:
+            if now <= previous:
+                raise ValueError(f"'now' must increase: got {now} after {previous}")
+            # A period with no evaluation had no datapoint either.
+            skipped = round((now - previous) / self.policy.period_seconds) - 1
+            for _ in range(min(max(skipped, 0), self._datapoints.maxlen or 0)):
+                self._datapoints.append(None)
+        self._datapoints.append(metric)
+        self._last_evaluated_at = now
+
+    def _run(self, breaches: _Predicate) -> int:
+        """Length of the run of consecutive breaching datapoints ending now."""
+        length = 0
+        for value in reversed(self._datapoints):
+            if value is None or not breaches(value):
+                break
+            length += 1
+        return length
+
+    def _in_warmup(self, now: float) -> bool:
+        return (
+            self._scaled_out_at is not None
+            and now < self._scaled_out_at + self.policy.instance_warmup_seconds
+        )
+
+    def _proportional(self, metric: float, capacity: int) -> int:
+        # max(capacity, 1): the publisher divides the backlog by max(in_service, 1),
+        # so metric * 1 is the whole backlog when the fleet is at zero.
+        return math.ceil(max(capacity, 1) * metric / self.policy.target_value)
+
+    def _scale_out(self, now: float, metric: float, capacity: int) -> ScalingDecision:
+        policy = self.policy
+        header = (
+            f"{Alarm.HIGH} {HIGH_DATAPOINTS}/{HIGH_DATAPOINTS}: "
+            f"{_format(metric)} > {_format(policy.target_value)}"
+        )
+        wanted = min(max(self._proportional(metric, capacity), capacity + 1), policy.max_size)
+        if capacity >= policy.max_size:
+            return ScalingDecision(None, f"{header}, at max {policy.max_size}", Alarm.HIGH)
+        if self._in_warmup(now) and wanted <= self._scaled_out_to:
+            return ScalingDecision(
+                None,
+                f"{header}, in warmup: {wanted} <= {self._scaled_out_to} already launching",
+                Alarm.HIGH,
+            )
+        self._scaled_out_at = now
+        self._scaled_out_to = wanted
+        return ScalingDecision(
+            wanted, f"{header} → {wanted} instances (was {capacity})", Alarm.HIGH
+        )
+
+    def _scale_in(self, now: float, metric: float, capacity: int) -> ScalingDecision:
+        policy = self.policy
+        header = (
+            f"{Alarm.LOW} {LOW_DATAPOINTS}/{LOW_DATAPOINTS}: "
+            f"{_format(metric)} < {_format(policy.low_threshold)}"
+        )
+        if policy.disable_scale_in:
+            return ScalingDecision(None, f"{header}, scale-in disabled", Alarm.LOW)
+        if self._in_warmup(now):
+            return ScalingDecision(None, f"{header}, in warmup: no scale-in", Alarm.LOW)
+        largest_step = max(1, math.floor(capacity * SCALE_IN_MAX_FRACTION))
+        wanted = max(self._proportional(metric, capacity), capacity - largest_step, policy.min_size)
+        if wanted >= capacity:
+            return ScalingDecision(
+                None, f"{header}, at {capacity} (min {policy.min_size})", Alarm.LOW
+            )
+        return ScalingDecision(wanted, f"{header} → {wanted} instances (was {capacity})", Alarm.LOW)
+
+    def _within_target(self, metric: float) -> ScalingDecision:
+        policy = self.policy
+        high = self._run(lambda value: value > policy.target_value)
+        low = self._run(lambda value: value < policy.low_threshold)
+        if high:
+            detail = (
+                f"{_format(metric)} > {_format(policy.target_value)} for {high}/{HIGH_DATAPOINTS}"
+            )
+        elif low:
+            detail = (
+                f"{_format(metric)} < {_format(policy.low_threshold)} for {low}/{LOW_DATAPOINTS}"
+            )
+        else:
+            detail = f"{_format(metric)} near {_format(policy.target_value)}"
+        return ScalingDecision(None, f"within target: {detail}")
