@@ -16,7 +16,6 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-
 from worker_metrics.contract import EnvVar, WorkerType, lambda_environment
 
 REGION = "ap-northeast-2"
@@ -59,7 +58,9 @@ class LocalAws:
         self.queue_urls.setdefault(worker_type, []).append(url)
         return url
 
-    def create_asg(self, worker_type: WorkerType, min_size: int, max_size: int, desired: int) -> None:
+    def create_asg(
+        self, worker_type: WorkerType, min_size: int, max_size: int, desired: int
+    ) -> None:
         name = ASG_NAMES[worker_type]
         self.ec2.create_launch_template(
             LaunchTemplateName=f"{name}-lt",
@@ -132,12 +133,17 @@ class LocalAws:
 def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     """Dummy credentials and a region; no real endpoint can be reached."""
     for name in list(os.environ):
-        if name.startswith("AWS_") or name in {v for v in vars(EnvVar).values() if isinstance(v, str)}:
+        if name.startswith("AWS_") or name in {
+            v for v in vars(EnvVar).values() if isinstance(v, str)
+        }:
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("AWS_REGION", REGION)
+    # moto loads ~thousands of default AMIs per region on first EC2 use (about a
+    # second per test); ASG instances here need none of them.
+    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ and every bad variable is named in the error."""
 from __future__ import annotations
 
 import pytest
-
 from worker_metrics.config import ConfigError, PublisherConfig, is_queue_url
 from worker_metrics.contract import (
     DEFAULT_BACKLOG_PER_INSTANCE_METRIC_NAME,
@@ -111,12 +110,12 @@ def test_missing_variable_is_named() -> None:
     env = environment()
     del env[EnvVar.asg_name(WorkerType.VIDEO)]
     # THEN the error names it
-    with pytest.raises(ConfigError, match="^VIDEO_ASG_NAME: required"):
+    with pytest.raises(ConfigError, match=r"^VIDEO_ASG_NAME: required"):
         PublisherConfig.from_env(env)
 
 
 def test_min_above_max_is_rejected() -> None:
-    with pytest.raises(ConfigError, match="^VIDEO_MIN_SIZE = 5: is above VIDEO_MAX_SIZE = 2"):
+    with pytest.raises(ConfigError, match=r"^VIDEO_MIN_SIZE = 5: is above VIDEO_MAX_SIZE = 2"):
         PublisherConfig.from_env(environment(VIDEO_MIN_SIZE="5", VIDEO_MAX_SIZE="2"))
 
 
@@ -167,7 +166,9 @@ def test_writer_writes_every_variable_name_the_reader_knows() -> None:
         EnvVar.VIDEO_MAX_SIZE,
         EnvVar.API_TIMEOUT_SECONDS,
     } | {
-        f(t) for t in WorkerType for f in (EnvVar.queue_urls, EnvVar.asg_name, EnvVar.include_delayed)
+        f(t)
+        for t in WorkerType
+        for f in (EnvVar.queue_urls, EnvVar.asg_name, EnvVar.include_delayed)
     }
     constants = {v for k, v in vars(EnvVar).items() if k.isupper()}
     assert reader_names <= set(env)

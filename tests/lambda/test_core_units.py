@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-
 from worker_metrics.contract import COUNTING_RULES, CountingRule, WorkerType
 from worker_metrics.publish import MAX_DATUMS_PER_CALL, chunk, datum, error_datum
 from worker_metrics.sqs_backlog import QueueCounts, count_backlog, sum_counts

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from worker_metrics.video_capacity import (
     Action,
     CapacityBounds,
@@ -11,12 +10,14 @@ from worker_metrics.video_capacity import (
     decide_video_capacity,
 )
 
+ZERO_TO_TEN = CapacityBounds(0, 10)
+
 
 def decide(
     backlog: int,
     current: int,
     in_flight: int = 0,
-    bounds: CapacityBounds = CapacityBounds(0, 10),
+    bounds: CapacityBounds = ZERO_TO_TEN,
     messages_per_instance: float = 2,
     jobs_per_instance: int = 1,
     scale_in_step: int = 1,

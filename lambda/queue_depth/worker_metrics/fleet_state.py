@@ -7,7 +7,7 @@ them) and, for Video, MinSize/MaxSize/DesiredCapacity (the control bounds).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 MAX_PAGES = 10
@@ -23,6 +23,7 @@ class FleetState:
     max_size: int
     desired_capacity: int
     in_service: int
+    tags: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_group(cls, group: Mapping[str, Any]) -> FleetState:
@@ -36,6 +37,7 @@ class FleetState:
             max_size=int(group["MaxSize"]),
             desired_capacity=int(group["DesiredCapacity"]),
             in_service=in_service,
+            tags={str(t["Key"]): str(t.get("Value", "")) for t in group.get("Tags", [])},
         )
 
 

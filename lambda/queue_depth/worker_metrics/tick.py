@@ -35,7 +35,12 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from worker_metrics.config import PublisherConfig
-from worker_metrics.contract import COUNTING_RULES, ErrorStage, WorkerType
+from worker_metrics.contract import (
+    COUNTING_RULES,
+    VIDEO_SCALE_IN_MARKER_TAG,
+    ErrorStage,
+    WorkerType,
+)
 from worker_metrics.fleet_state import FleetState, describe_fleets
 from worker_metrics.publish import Datum, datum, error_datum, put_datums, worker_type_of
 from worker_metrics.sqs_backlog import (
@@ -46,7 +51,12 @@ from worker_metrics.sqs_backlog import (
     read_queues,
     sum_counts,
 )
-from worker_metrics.video_capacity import CapacityBounds, Decision, decide_video_capacity
+from worker_metrics.video_capacity import (
+    Action,
+    CapacityBounds,
+    Decision,
+    decide_video_capacity,
+)
 
 
 @dataclass(frozen=True)
@@ -342,19 +352,41 @@ def _control_video(
         return VideoOutcome(None, skipped="Video ASG could not be read; fleet left as is")
     knobs = config.video
     bounds = CapacityBounds(fleet.min_size, fleet.max_size).narrowed(knobs.min_size, knobs.max_size)
+    tick_key = result.timestamp.isoformat()
+    # A repeat of a tick that already scaled in decides from where that tick
+    # started, so retries and overlapping runs apply the step once.
+    base = scale_in_marker(fleet.tags.get(VIDEO_SCALE_IN_MARKER_TAG, ""), tick_key)
+    start = fleet.desired_capacity if base is None else base
     decision = decide_video_capacity(
         backlog=result.queue_depth[video],
         in_flight=counts[video].in_flight,
-        current_desired=fleet.desired_capacity,
+        current_desired=start,
         bounds=bounds,
         messages_per_instance=knobs.messages_per_instance,
         jobs_per_instance=knobs.jobs_per_instance,
         scale_in_step=knobs.scale_in_step,
     )
+    if start != fleet.desired_capacity:
+        decision = _rebased(decision, fleet.desired_capacity, start)
     if not decision.changes:
         return VideoOutcome(decision)
-    calls("autoscaling.SetDesiredCapacity")
     try:
+        if decision.action is Action.SCALE_IN:
+            # Marker first: a run that reads the ASG after the SetDesiredCapacity
+            # below must also see the marker, or it would step down again.
+            calls("autoscaling.CreateOrUpdateTags")
+            clients.autoscaling.create_or_update_tags(
+                Tags=[
+                    {
+                        "ResourceId": fleet.name,
+                        "ResourceType": "auto-scaling-group",
+                        "Key": VIDEO_SCALE_IN_MARKER_TAG,
+                        "Value": f"{tick_key} {start}",
+                        "PropagateAtLaunch": False,
+                    }
+                ]
+            )
+        calls("autoscaling.SetDesiredCapacity")
         # HonorCooldown=False: the Lambda is the only controller of this ASG and
         # already limits scale-in per tick; a cooldown would only delay scale-out.
         clients.autoscaling.set_desired_capacity(
@@ -374,6 +406,30 @@ def _control_video(
         )
         return VideoOutcome(decision, applied=False)
     return VideoOutcome(decision, applied=True)
+
+
+def scale_in_marker(value: str, tick_key: str) -> int | None:
+    """The desired capacity recorded before this tick's scale-in, if this tick made one.
+
+    ``value`` is the ``VIDEO_SCALE_IN_MARKER_TAG`` tag (``<tick> <desired>``);
+    a marker of another tick, or an unreadable one, is ignored.
+    """
+    recorded_tick, _, recorded_desired = value.partition(" ")
+    if recorded_tick != tick_key or not recorded_desired.isdigit():
+        return None
+    return int(recorded_desired)
+
+
+def _rebased(decision: Decision, actual: int, start: int) -> Decision:
+    """``decision`` (made from ``start``) restated against the ASG's ``actual`` desired."""
+    if decision.desired > actual:
+        action = Action.SCALE_OUT
+    elif decision.desired < actual:
+        action = Action.SCALE_IN
+    else:
+        action = Action.UNCHANGED
+    reason = f"{decision.reason} [repeat of this tick, which scaled in from {start}]"
+    return Decision(decision.desired, actual, action, reason)
 
 
 def _publish(

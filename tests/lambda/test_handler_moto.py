@@ -1,0 +1,240 @@
+"""Functional tests of the whole handler against moto: metrics read back from
+CloudWatch, desired capacity read back from Auto Scaling."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from datetime import timedelta
+
+import lambda_function
+import pytest
+from conftest import ASG_NAMES, LocalAws, scheduled_event, set_environment, this_minute
+from worker_metrics.contract import WorkerType
+
+SEED_SCHEMA_DIMENSIONS = {
+    WorkerType.AI: [{"Name": "WorkerType", "Value": "AI"}],
+    WorkerType.VIDEO: [{"Name": "WorkerType", "Value": "Video"}],
+    WorkerType.MESSAGING: [{"Name": "WorkerType", "Value": "Messaging"}],
+}
+
+
+def test_publishes_queue_depth_with_the_seed_schema(
+    aws: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN AI with 2 queues: 4 visible + 3 in flight in one, 5 visible in the other
+    aws.create_queue(WorkerType.AI, "test-ai-embedding")
+    aws.send(WorkerType.AI, 7)
+    aws.receive(WorkerType.AI, 3)
+    aws.send(WorkerType.AI, 5, queue_index=1)
+    # AND Video with 6 visible + 2 in flight, Messaging with 9 visible + 1 in flight
+    aws.send(WorkerType.VIDEO, 8)
+    aws.receive(WorkerType.VIDEO, 2)
+    aws.send(WorkerType.MESSAGING, 10)
+    aws.receive(WorkerType.MESSAGING, 1)
+    set_environment(monkeypatch, aws.environment())
+    when = this_minute()
+
+    # WHEN the scheduled tick runs
+    record = lambda_function.lambda_handler(scheduled_event(when), None)
+
+    # THEN QueueDepth is in CloudWatch with exactly the seed's name, dimension and unit
+    listed = aws.cloudwatch.list_metrics(Namespace="Academy/Workers", MetricName="QueueDepth")
+    assert sorted(json.dumps(m["Dimensions"]) for m in listed["Metrics"]) == sorted(
+        json.dumps(d) for d in SEED_SCHEMA_DIMENSIONS.values()
+    )
+    expected = {WorkerType.AI: 12.0, WorkerType.VIDEO: 6.0, WorkerType.MESSAGING: 9.0}
+    for worker_type, value in expected.items():
+        points = aws.statistic("QueueDepth", worker_type, when)
+        assert [(p["Maximum"], p["SampleCount"], p["Unit"]) for p in points] == [
+            (value, 1.0, "Count")
+        ], worker_type
+    # AND BacklogPerInstance = depth / max(in_service, 1): AI and Messaging run 0 instances
+    assert aws.statistic("BacklogPerInstance", WorkerType.AI, when)[0]["Maximum"] == 12.0
+    assert aws.statistic("BacklogPerInstance", WorkerType.MESSAGING, when)[0]["Maximum"] == 9.0
+    # AND nothing failed, so no PublisherErrors series exists
+    errors = aws.cloudwatch.list_metrics(Namespace="Academy/Workers", MetricName="PublisherErrors")
+    assert errors["Metrics"] == []
+    assert record["queue_depth"] == {"AI": 12, "Video": 6, "Messaging": 9}
+    assert record["timestamp"] == when.isoformat()
+
+
+def test_video_scales_out_at_once_then_in_stepwise(
+    aws: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN 5 visible Video messages, 2 per instance, scale-in step 2
+    aws.send(WorkerType.VIDEO, 5)
+    set_environment(
+        monkeypatch, aws.environment(video_messages_per_instance=2, video_scale_in_step=2)
+    )
+    minutes = (this_minute() + timedelta(minutes=i) for i in range(10))
+
+    def tick() -> dict:  # type: ignore[type-arg]
+        return lambda_function.lambda_handler(scheduled_event(next(minutes)), None)
+
+    # WHEN a tick runs  THEN desired goes from 0 to ceil(5/2) = 3 at once
+    first = tick()
+    assert aws.desired(WorkerType.VIDEO) == 3
+    assert first["video"]["action"] == "scale_out"
+    assert first["api_calls"]["autoscaling.SetDesiredCapacity"] == 1
+
+    # WHEN the next tick sees the same backlog  THEN no ASG write is made
+    second = tick()
+    assert second["video"]["action"] == "unchanged"
+    assert not any(
+        kind.startswith("autoscaling.") and kind != "autoscaling.DescribeAutoScalingGroups"
+        for kind in second["api_calls"]
+    )
+
+    # WHEN all 5 messages are taken in flight (5 encodes running, 1 job per instance)
+    aws.receive(WorkerType.VIDEO, 5)
+    # THEN the in-flight floor holds 5 instances although nothing is visible
+    tick()
+    assert aws.desired(WorkerType.VIDEO) == 5
+
+    # WHEN the jobs finish  THEN each tick scales in by at most 2, down to 0
+    purge_in_flight(aws, aws.queue_urls[WorkerType.VIDEO][0])
+    observed = []
+    for _ in range(3):
+        tick()
+        observed.append(aws.desired(WorkerType.VIDEO))
+    assert observed == [3, 1, 0]
+
+
+def purge_in_flight(aws: LocalAws, url: str) -> None:
+    """Delete every message, in flight or not (the jobs finished)."""
+    aws.sqs.purge_queue(QueueUrl=url)
+
+
+def test_backlog_per_instance_divides_by_in_service_instances(
+    aws: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN Messaging running 4 instances with 10 visible messages
+    aws.autoscaling.set_desired_capacity(
+        AutoScalingGroupName=ASG_NAMES[WorkerType.MESSAGING], DesiredCapacity=4
+    )
+    aws.send(WorkerType.MESSAGING, 10)
+    set_environment(monkeypatch, aws.environment())
+    when = this_minute()
+    # WHEN a tick runs
+    record = lambda_function.lambda_handler(scheduled_event(when), None)
+    # THEN BacklogPerInstance = 10 / 4
+    assert record["in_service"]["Messaging"] == 4
+    assert aws.statistic("BacklogPerInstance", WorkerType.MESSAGING, when)[0]["Maximum"] == 2.5
+
+
+def test_metric_namespace_and_name_overrides_are_honoured(
+    aws: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN METRIC_NAMESPACE / METRIC_NAME overridden
+    aws.send(WorkerType.MESSAGING, 2)
+    set_environment(monkeypatch, aws.environment())
+    monkeypatch.setenv("METRIC_NAMESPACE", "Custom/Queues")
+    monkeypatch.setenv("METRIC_NAME", "Backlog")
+    when = this_minute()
+    # WHEN a tick runs
+    lambda_function.lambda_handler(scheduled_event(when), None)
+    # THEN the datums are under the overridden names, and none under the defaults
+    assert (
+        aws.statistic("Backlog", WorkerType.MESSAGING, when, namespace="Custom/Queues")[0][
+            "Maximum"
+        ]
+        == 2.0
+    )
+    assert aws.cloudwatch.list_metrics(Namespace="Academy/Workers")["Metrics"] == []
+    names = {
+        m["MetricName"] for m in aws.cloudwatch.list_metrics(Namespace="Custom/Queues")["Metrics"]
+    }
+    assert names == {"Backlog", "BacklogPerInstance"}
+
+
+def test_one_json_log_line_per_tick(
+    aws: LocalAws, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN a healthy setup
+    aws.send(WorkerType.VIDEO, 1)
+    set_environment(monkeypatch, aws.environment())
+    # WHEN a tick runs
+    with caplog.at_level(logging.INFO, logger="worker_metrics"):
+        lambda_function.lambda_handler(scheduled_event(this_minute()), None)
+    # THEN exactly one JSON line describes it: counts, Video decision and reason, calls
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "worker_metrics"]
+    assert len(lines) == 1
+    line = lines[0]
+    assert line["event"] == "tick"
+    assert line["queue_depth"] == {"AI": 0, "Video": 1, "Messaging": 0}
+    assert line["video"]["desired"] == 1 and "backlog 1" in line["video"]["reason"]
+    assert line["api_calls"] == {
+        "autoscaling.DescribeAutoScalingGroups": 1,
+        "autoscaling.SetDesiredCapacity": 1,
+        "cloudwatch.PutMetricData": 1,
+        "sqs.GetQueueAttributes": 3,
+    }
+    assert {"read_queues", "describe_asg", "publish", "total"} <= set(line["durations_ms"])
+
+
+def test_two_overlapping_invocations_end_in_the_same_state(
+    aws: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN Video at 6 with an empty queue (a scale-in by 1 is due) and AI with work
+    aws.autoscaling.set_desired_capacity(
+        AutoScalingGroupName=ASG_NAMES[WorkerType.VIDEO], DesiredCapacity=6
+    )
+    aws.send(WorkerType.AI, 4)
+    set_environment(monkeypatch, aws.environment())
+    when = this_minute()
+    # WHEN two invocations of the same scheduled event run at the same time
+    barrier = threading.Barrier(2)
+    failures: list[BaseException] = []
+
+    def invoke() -> None:
+        barrier.wait(timeout=10)
+        try:
+            lambda_function.lambda_handler(scheduled_event(when), None)
+        except BaseException as error:  # collected and asserted below
+            failures.append(error)
+
+    threads = [threading.Thread(target=invoke) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    # THEN both succeed and the state is what one invocation gives: one step down
+    assert failures == []
+    assert aws.desired(WorkerType.VIDEO) == 5
+    # AND the metric series holds the same value twice (same timestamp, same value)
+    points = aws.statistic("QueueDepth", WorkerType.AI, when)
+    assert points[0]["Maximum"] == 4.0 and points[0]["Sum"] == 4.0 * points[0]["SampleCount"]
+
+    # WHEN the same event is delivered again (a retry)  THEN it does not step again
+    repeat = lambda_function.lambda_handler(scheduled_event(when), None)
+    assert aws.desired(WorkerType.VIDEO) == 5
+    assert repeat["video"]["action"] == "unchanged"
+    # WHEN the next minute's tick runs  THEN it continues from that state
+    lambda_function.lambda_handler(scheduled_event(when + timedelta(minutes=1)), None)
+    assert aws.desired(WorkerType.VIDEO) == 4
+
+
+def test_video_overrides_narrow_the_asg_bounds(
+    aws: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a Video ASG of 0..10, overrides 1..3 and a backlog that wants 8
+    aws.send(WorkerType.VIDEO, 8)
+    set_environment(monkeypatch, aws.environment(video_min_size=1, video_max_size=3))
+    # WHEN a tick runs  THEN desired stops at the overridden max
+    lambda_function.lambda_handler(scheduled_event(this_minute()), None)
+    assert aws.desired(WorkerType.VIDEO) == 3
+
+
+def test_invalid_configuration_fails_the_invocation_naming_the_variable(
+    aws: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a malformed Video queue URL
+    set_environment(monkeypatch, aws.environment())
+    monkeypatch.setenv("VIDEO_QUEUE_URLS", "video-encode")
+    # WHEN invoked  THEN it fails at once with the variable's name, touching nothing
+    with pytest.raises(ValueError, match=r"^VIDEO_QUEUE_URLS: 'video-encode'"):
+        lambda_function.lambda_handler(scheduled_event(this_minute()), None)
+    assert aws.cloudwatch.list_metrics()["Metrics"] == []
