@@ -1,7 +1,7 @@
 """cdktf app: one worker stack (and one state bootstrap stack) per environment.
 
-Environments are the files ``config/<env>.toml``; ``WORKER_ENVS`` (comma-separated)
-limits synthesis to some of them. A bad setting stops here with one line naming
+Environments are the files ``config/<env>.toml`` (``WORKER_CONFIG_DIR`` points
+elsewhere); ``WORKER_ENVS`` (comma-separated) limits synthesis to some of them. A bad setting stops here with one line naming
 the file, the setting and the value.
 """
 
@@ -11,15 +11,16 @@ import os
 import sys
 from pathlib import Path
 
-from modules.settings import SettingsError, available_environments, load_environment
+from modules.settings import CONFIG_DIR, SettingsError, available_environments, load_environment
 
 LAMBDA_ZIP = Path(__file__).resolve().parent / "dist" / "queue_depth_lambda.zip"
 
 
 def main() -> int:
-    names = [n for n in os.environ.get("WORKER_ENVS", "").split(",") if n] or available_environments()
+    config_dir = Path(os.environ.get("WORKER_CONFIG_DIR", CONFIG_DIR))
+    names = [n for n in os.environ.get("WORKER_ENVS", "").split(",") if n]
     try:
-        environments = [load_environment(name) for name in names]
+        environments = [load_environment(n, config_dir) for n in names or available_environments(config_dir)]
     except SettingsError as err:
         print(f"synth: {err}", file=sys.stderr)
         return 2

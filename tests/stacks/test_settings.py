@@ -1,0 +1,171 @@
+"""Settings validation: every invalid setting fails with the file, the setting and the value."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from modules.settings import (
+    CONFIG_DIR,
+    SettingsError,
+    available_environments,
+    load_environment,
+)
+from tests.conftest import ROOT, run_synth
+from worker_metrics.contract import WorkerType
+
+
+def _base() -> dict[str, Any]:
+    return tomllib.loads((CONFIG_DIR / "local.toml").read_text())
+
+
+def _write(tmp_path: Path, doc: dict[str, Any], name: str = "bad") -> Path:
+    lines: list[str] = []
+
+    def emit(table: dict[str, Any], prefix: str) -> None:
+        scalars = {k: v for k, v in table.items() if not isinstance(v, dict)}
+        if prefix:
+            lines.append(f"[{prefix}]")
+        for key, value in scalars.items():
+            lines.append(f"{key} = {_toml(value)}")
+        for key, value in table.items():
+            if isinstance(value, dict):
+                emit(value, f"{prefix}.{key}" if prefix else key)
+
+    emit(doc, "")
+    (tmp_path / f"{name}.toml").write_text("\n".join(lines) + "\n")
+    return tmp_path
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
+    return str(value)
+
+
+def _error(tmp_path: Path, doc: dict[str, Any]) -> str:
+    with pytest.raises(SettingsError) as caught:
+        load_environment("bad", _write(tmp_path, doc))
+    return str(caught.value)
+
+
+def test_every_shipped_environment_loads() -> None:
+    # GIVEN the settings files in config/
+    # WHEN each is loaded
+    envs = {name: load_environment(name) for name in available_environments()}
+    # THEN local, dev and prod exist, each with one fleet per worker type
+    assert {"local", "dev", "prod"} <= set(envs)
+    for env in envs.values():
+        assert {f.worker_type for f in env.fleets} == set(WorkerType)
+    assert envs["prod"].region == "ap-northeast-2"
+    assert envs["prod"].fleet(WorkerType.AI).target_messages_per_instance == 20
+
+
+def test_max_below_min_names_file_setting_and_value(tmp_path: Path) -> None:
+    # GIVEN a fleet whose max_size is below its min_size
+    doc = _base()
+    doc["fleets"]["ai"]["min_size"] = 3
+    doc["fleets"]["ai"]["max_size"] = 2
+    # WHEN it is loaded THEN the error names the file, the setting and both values
+    message = _error(tmp_path, doc)
+    assert message.startswith("bad.toml: ") or "bad.toml" in message
+    assert "fleets.ai.max_size = 2" in message
+    assert "min_size = 3" in message
+
+
+@pytest.mark.parametrize("target", [0, -5])
+def test_target_not_positive(tmp_path: Path, target: int) -> None:
+    doc = _base()
+    doc["fleets"]["messaging"]["target_messages_per_instance"] = target
+    message = _error(tmp_path, doc)
+    assert f"fleets.messaging.target_messages_per_instance = {target}" in message
+    assert "greater than 0" in message
+
+
+def test_unknown_worker_type(tmp_path: Path) -> None:
+    doc = _base()
+    doc["fleets"]["gpu"] = doc["fleets"]["ai"]
+    message = _error(tmp_path, doc)
+    assert "fleets.gpu" in message and "unknown worker type 'gpu'" in message
+
+
+def test_empty_queue_list(tmp_path: Path) -> None:
+    doc = _base()
+    doc["fleets"]["video"]["queues"] = []
+    message = _error(tmp_path, doc)
+    assert "fleets.video.queues = []" in message and "at least one queue" in message
+
+
+def test_malformed_region(tmp_path: Path) -> None:
+    doc = _base()
+    doc["region"] = "seoul"
+    message = _error(tmp_path, doc)
+    assert "region = 'seoul'" in message
+
+
+@pytest.mark.parametrize("schedule", ["rate(1 minutes)", "every minute", "rate(0 minutes)", "cron(* * *)"])
+def test_invalid_schedule(tmp_path: Path, schedule: str) -> None:
+    doc = _base()
+    doc["publisher"]["schedule"] = schedule
+    message = _error(tmp_path, doc)
+    assert f"publisher.schedule = {schedule!r}" in message
+
+
+def test_same_queue_in_two_fleets(tmp_path: Path) -> None:
+    doc = _base()
+    doc["fleets"]["messaging"]["queues"] = [{"name": "academy-local-ai-inference"}]
+    message = _error(tmp_path, doc)
+    assert "academy-local-ai-inference" in message and "fleets.ai" in message
+
+
+def test_missing_worker_type(tmp_path: Path) -> None:
+    doc = _base()
+    del doc["fleets"]["video"]
+    message = _error(tmp_path, doc)
+    assert "missing worker type(s): Video" in message
+
+
+def test_unknown_setting_is_rejected(tmp_path: Path) -> None:
+    doc = _base()
+    doc["fleets"]["ai"]["scale_in_cooldown"] = 300  # the old script's ignored field
+    message = _error(tmp_path, doc)
+    assert "fleets.ai.scale_in_cooldown: unknown setting" in message
+
+
+def test_protection_only_on_lambda_controlled_fleet(tmp_path: Path) -> None:
+    doc = _base()
+    doc["fleets"]["ai"]["protect_from_scale_in"] = True
+    message = _error(tmp_path, doc)
+    assert "fleets.ai.protect_from_scale_in = True" in message
+
+
+def test_unknown_environment_lists_known_ones() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_environment("staging")
+    assert "no such environment 'staging'" in str(caught.value)
+    assert "prod" in str(caught.value)
+
+
+def test_synth_stops_on_a_bad_setting_before_writing_terraform(tmp_path: Path) -> None:
+    # GIVEN a config dir with one invalid environment
+    doc = _base()
+    doc["fleets"]["ai"]["max_size"] = 0
+    doc["fleets"]["ai"]["min_size"] = 0
+    config = _write(tmp_path / "config" if (tmp_path / "config").mkdir() is None else tmp_path, doc)
+    # WHEN the app is synthesized
+    result = run_synth(tmp_path / "out", WORKER_CONFIG_DIR=str(config))
+    # THEN it exits 2 with one line naming the file and the setting, and writes nothing
+    assert result.returncode == 2
+    assert "bad.toml: fleets.ai.max_size = 0" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out" / "stacks").exists()
+    assert ROOT.exists()
