@@ -523,7 +523,9 @@ class LocalAws:
         with contextlib.suppress(ValueError):
             atexit.unregister(self.stop)
         if self._process is not None:
-            _terminate_group(self.pid, self._process, timeout)
+            if self._process.poll() is None:
+                _terminate_group(self.pid, self._process, timeout)
+            # else: already exited and reaped; its pid may belong to someone else now.
         elif _pid_is_local_aws(self.pid):
             _terminate_group(self.pid, None, timeout)
         if self._owns_log:

@@ -303,7 +303,13 @@ def _run_parent(script: str) -> tuple[subprocess.Popen[str], int]:
     return parent, int(line)
 
 
-def test_sigterm_to_the_parent_stops_the_server() -> None:
+@pytest.mark.parametrize(
+    ("sent", "exit_code"),
+    # An uncaught KeyboardInterrupt ends Python by re-raising SIGINT on itself.
+    [(signal.SIGTERM, 128 + signal.SIGTERM), (signal.SIGINT, -signal.SIGINT)],
+    ids=["SIGTERM", "Ctrl-C"],
+)
+def test_a_signal_to_the_parent_stops_the_server(sent: signal.Signals, exit_code: int) -> None:
     # GIVEN a parent python inside `with LocalAws.start()`
     parent, server_pid = _run_parent(
         """
@@ -316,12 +322,12 @@ def test_sigterm_to_the_parent_stops_the_server() -> None:
     )
     assert _pid_alive(server_pid)
 
-    # WHEN the parent gets SIGTERM
-    parent.send_signal(signal.SIGTERM)
+    # WHEN the parent gets SIGTERM, or SIGINT as from Ctrl-C (KeyboardInterrupt)
+    parent.send_signal(sent)
     parent.wait(timeout=15)
 
-    # THEN it unwinds with 128+15 and the server is gone too
-    assert parent.returncode == 128 + signal.SIGTERM
+    # THEN it unwinds through the with-block and the server is gone too
+    assert parent.returncode == exit_code
     assert _wait_gone(server_pid)
 
 
