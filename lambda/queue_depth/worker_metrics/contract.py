@@ -32,8 +32,9 @@ enabled by ``BACKLOG_DB_SECRET_ARN``) adds:
   ``Video`` (the total), plus one per top-N tenant with the dimensions
   ``WorkerType`` = ``Video`` and ``TenantId``. It is read from PostgreSQL, so it
   is the authoritative backlog next to the SQS-based ``QueueDepth``.
-* ``PublisherErrors`` datums with ``Stage`` = ``backlog_<step>`` when that read
-  fails (see ``BACKLOG_ERROR_STAGES``).
+* ``PublisherErrors`` with ``WorkerType`` = ``Video`` and ``Stage`` =
+  ``tenant_backlog`` (``TENANT_BACKLOG_STAGE``) when that read fails; the
+  error log line names the failed step (``BACKLOG_ERROR_STAGES``).
 """
 
 from __future__ import annotations
@@ -72,6 +73,9 @@ TENANT_DIMENSION_NAME = "TenantId"
 DEFAULT_BACKLOG_TOP_TENANTS = 10
 """Tenants with their own ``VideoBacklog`` series (about $0.30 each per month)."""
 
+TENANT_BACKLOG_STAGE = "tenant_backlog"
+"""``Stage`` of ``PublisherErrors`` for a failed tenant backlog read (one series)."""
+
 BACKLOG_ERROR_STAGES: tuple[str, ...] = (
     "backlog_secret",
     "backlog_connect",
@@ -79,10 +83,11 @@ BACKLOG_ERROR_STAGES: tuple[str, ...] = (
     "backlog_timeout",
     "backlog_query",
 )
-"""``Stage`` values of ``PublisherErrors`` emitted by the tenant backlog source:
-the secret could not be read or parsed; the database was unreachable; it rejected
-the credentials; the query hit ``statement_timeout`` (or the socket timeout);
-the database rejected the query (missing table or column, permissions, ...)."""
+"""Failed steps of a tenant backlog read (``TenantBacklogError.stage``, the
+first word of the error log line's message): the secret could not be read or
+parsed; the database was unreachable; it rejected the credentials; the query
+hit ``statement_timeout`` (or the socket timeout); the database rejected the
+query (missing table or column, permissions, a write)."""
 
 TARGET_TRACKING_STATISTIC = "Average"
 """Statistic the target-tracking policies use (the seed's ``Statistic``)."""

@@ -1,0 +1,366 @@
+"""Benchmark of the per-tenant Video backlog query (issue 7, NOTES §5).
+
+Starts its own throwaway PostgreSQL cluster on 127.0.0.1 (tests/pg.py), loads a
+Django-like schema with ``generate_series`` (in the database, no client-side
+rows), and times, over ``--runs`` runs each (median, min, max):
+
+* ``naive``: the plain 3-table JOIN with ``GROUP BY tenant_id``, as the Django
+  ORM writes it, with only Django's own indexes (primary keys and foreign keys),
+  no supporting index: the baseline;
+* ``ours``: ``tenant_backlog.backlog_sql`` with the indexes of
+  ``sql/001_video_backlog_indexes.sql``: the query round trip alone;
+* ``naive with our indexes``: the plain JOIN again, to show what the query's
+  shape adds to the indexes;
+* ``ours, whole read``: ``tenant_backlog.count_backlog``: the read-only
+  transaction, SET LOCAL and COMMIT included (four round trips).
+
+Both queries run inside the same read-only transaction with ``jit = off``, so
+only the SQL and the index differ. Scale ``1``: 2 M videos, 200 k sessions,
+20 k lectures, 200 tenants, about 0.3 % backlog (6,000 videos). Scale ``10``
+then appends 18 M finished videos (history), keeping the same backlog.
+
+Usage:
+    python bench/backlog_query.py [--scale 1 --scale 10] [--runs 25] [--json PATH]
+
+Goals (issue 7): at most 10 ms median at 2 M videos, at most 1.5x growth from
+2 M to 20 M. The exit status is 1 when a goal measured in this run is missed.
+Everything stays on the loopback interface; the cluster is removed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "lambda" / "queue_depth")]
+
+import pg8000.native  # noqa: E402
+from worker_metrics.tenant_backlog import (  # noqa: E402
+    TenantBacklogConfig,
+    backlog_sql,
+    count_backlog,
+    read_only_transaction,
+)
+
+from tests.pg import PostgresCluster, PostgresUnavailable  # noqa: E402
+
+BASE_VIDEOS = 2_000_000
+SESSIONS = 200_000
+LECTURES = 20_000
+TENANTS = 200
+BACKLOG_PER_MILLE = 3  # 0.3 % of the 2 M base videos
+GOAL_MEDIAN_MS = 10.0
+GOAL_GROWTH = 1.5
+
+# A cluster sized for 20 M rows on a 2-core, 24 GB machine; autovacuum is off so it
+# does not run during timings (we VACUUM ANALYZE ourselves after each load).
+CLUSTER_SETTINGS = {
+    "shared_buffers": "2GB",
+    "work_mem": "64MB",
+    "maintenance_work_mem": "1GB",
+    "max_wal_size": "8GB",
+    "checkpoint_timeout": "30min",
+    "autovacuum": "off",
+    "max_connections": "10",
+}
+
+SCHEMA_SQL = """
+CREATE TABLE tenant_tenant (id bigint NOT NULL, name varchar(100) NOT NULL);
+CREATE TABLE lecture_lecture (id bigint NOT NULL, tenant_id bigint NOT NULL,
+                              title varchar(200) NOT NULL);
+CREATE TABLE lecture_session (id bigint NOT NULL, lecture_id bigint NOT NULL,
+                              title varchar(200) NOT NULL);
+CREATE TABLE video_video (id bigint NOT NULL, session_id bigint NOT NULL,
+                          status varchar(20) NOT NULL, file_key varchar(255) NOT NULL,
+                          created_at timestamptz NOT NULL);
+"""
+
+# Tenants are skewed (a few big ones, a long tail); a lecture's 10 sessions and a
+# session's 10 videos are created together, so ids follow upload order.
+# Deterministic: hashint8 instead of random().
+LOAD_BASE_SQL = f"""
+INSERT INTO tenant_tenant SELECT g, 'tenant ' || g FROM generate_series(1, {TENANTS}) g;
+INSERT INTO lecture_lecture
+    SELECT g, 1 + floor({TENANTS} * power((abs(hashint8(g)) % 1000000) / 1000000.0, 2))::bigint,
+           'lecture ' || g
+    FROM generate_series(1::bigint, {LECTURES}) g;
+INSERT INTO lecture_session
+    SELECT g, 1 + (g - 1) / {SESSIONS // LECTURES}, 'session ' || g
+    FROM generate_series(1::bigint, {SESSIONS}) g;
+INSERT INTO video_video
+    SELECT g, 1 + (g - 1) / {BASE_VIDEOS // SESSIONS},
+           CASE WHEN g % 50 = 0 THEN 'FAILED' ELSE 'READY' END,
+           'videos/' || g || '.mp4',
+           timestamptz '2024-01-01' + g * interval '1 second'
+    FROM generate_series(1::bigint, {BASE_VIDEOS}) g;
+"""
+
+# Where the backlog (UPLOADED/PROCESSING, about 6,000 videos) lies.
+# clustered: the newest 5,000 uploads (whole sessions, as a lecturer uploads them)
+#   plus about 1,000 videos stuck anywhere in the history: the usual shape.
+# scattered: 0.3 % of the 2 M base videos picked by hash, nearly one per session:
+#   the worst case for the session -> lecture lookups.
+BACKLOG_PREDICATES = {
+    "clustered": f"(id > {BASE_VIDEOS - 5000} AND id <= {BASE_VIDEOS})"
+    f" OR (id <= {BASE_VIDEOS} AND abs(hashint8(id * 31)) % 2000 = 0)",
+    "scattered": f"id <= {BASE_VIDEOS} AND abs(hashint8(-id)) % 1000 < {BACKLOG_PER_MILLE}",
+}
+
+
+def set_backlog_sql(kind: str) -> str:
+    """Put the backlog where ``kind`` says; every other video is finished."""
+    return f"""
+UPDATE video_video SET status = CASE WHEN id % 50 = 0 THEN 'FAILED' ELSE 'READY' END
+    WHERE status IN ('UPLOADED', 'PROCESSING');
+UPDATE video_video SET status = CASE WHEN id % 2 = 0 THEN 'UPLOADED' ELSE 'PROCESSING' END
+    WHERE {BACKLOG_PREDICATES[kind]};
+"""
+
+
+# Django's own indexes: primary keys and one index per ForeignKey.
+DJANGO_INDEXES_SQL = """
+ALTER TABLE tenant_tenant ADD PRIMARY KEY (id);
+ALTER TABLE lecture_lecture ADD PRIMARY KEY (id);
+ALTER TABLE lecture_session ADD PRIMARY KEY (id);
+ALTER TABLE video_video ADD PRIMARY KEY (id);
+CREATE INDEX lecture_lecture_tenant_id ON lecture_lecture (tenant_id);
+CREATE INDEX lecture_session_lecture_id ON lecture_session (lecture_id);
+CREATE INDEX video_video_session_id ON video_video (session_id);
+"""
+
+
+def history_sql(first_id: int, count: int) -> str:
+    """Finished videos only: the backlog stays what it was."""
+    return f"""
+INSERT INTO video_video
+    SELECT g, 1 + abs(hashint8(g)) % {SESSIONS},
+           CASE WHEN g % 50 = 0 THEN 'FAILED' ELSE 'READY' END,
+           'videos/' || g || '.mp4',
+           timestamptz '2020-01-01' + (g % 100000000) * interval '1 second'
+    FROM generate_series({first_id}::bigint, {first_id + count - 1}) g;
+"""
+
+
+NAIVE_SQL = """
+SELECT l.tenant_id, COUNT(*) AS videos
+FROM video_video v
+JOIN lecture_session s ON s.id = v.session_id
+JOIN lecture_lecture l ON l.id = s.lecture_id
+WHERE v.status IN ('UPLOADED', 'PROCESSING')
+GROUP BY l.tenant_id
+"""
+
+PARTIAL_INDEX_SQL = (ROOT / "sql" / "001_video_backlog_indexes.sql").read_text()
+DROP_OUR_INDEXES_SQL = """
+DROP INDEX video_video_backlog_session_idx;
+DROP INDEX lecture_session_backlog_lookup_idx;
+DROP INDEX lecture_lecture_backlog_lookup_idx;
+"""
+CALIBRATION_SQL = "SELECT count(*) FROM generate_series(1, 1000000)"
+
+
+def timed(fn: Callable[[], Any], runs: int, warmup: int = 3) -> dict[str, Any]:
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - started) * 1000.0)
+    return {
+        "runs": runs,
+        "median_ms": round(statistics.median(samples), 3),
+        "min_ms": round(min(samples), 3),
+        "max_ms": round(max(samples), 3),
+    }
+
+
+def in_read_only(con: Any, sql: str) -> Callable[[], Any]:
+    def run() -> Any:
+        with read_only_transaction(con, 60_000):
+            return con.run(sql)
+
+    return run
+
+
+def plan(con: Any, sql: str) -> str:
+    with read_only_transaction(con, 600_000):
+        rows = con.run("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF) " + sql)
+    return "\n".join(row[0] for row in rows)
+
+
+def backlog_count(con: Any) -> int:
+    rows = con.run("SELECT count(*) FROM video_video WHERE status IN ('UPLOADED', 'PROCESSING')")
+    return int(rows[0][0])
+
+
+def check_correct(con: Any, config: TenantBacklogConfig) -> None:
+    """Our reading equals the naive query's (same data, same transaction kind)."""
+    reading = count_backlog(con, config)
+    expected = {str(tenant): int(videos) for tenant, videos in con.run(NAIVE_SQL)}
+    if reading.per_tenant != expected or reading.total != backlog_count(con):
+        raise AssertionError("backlog_sql disagrees with the naive query")
+
+
+def measure(
+    cluster: PostgresCluster, videos: int, runs: int, log: Callable[[str], None]
+) -> list[dict[str, Any]]:
+    """All timings at the current size; leaves the clustered backlog, no partial index."""
+    config = TenantBacklogConfig(secret_arn="arn:aws:secretsmanager:bench", sslmode="disable")
+    ours_sql = backlog_sql(config)
+    rows: list[dict[str, Any]] = []
+
+    def row(backlog: str, query: str, timing: dict[str, Any], **extra: Any) -> None:
+        rows.append({"videos": videos, "backlog": backlog, "query": query, **timing, **extra})
+
+    con = pg8000.native.Connection(**cluster.connect_kwargs("bench"))
+    try:
+        size = backlog_count(con)
+        label = f"clustered, {size:,}"
+        log(f"  {videos:,} videos, backlog {label}: naive x{runs} (no supporting index)")
+        row(label, "naive", timed(in_read_only(con, NAIVE_SQL), runs), plan=plan(con, NAIVE_SQL))
+        log("  creating our indexes (sql/001_video_backlog_indexes.sql)")
+        cluster.psql(PARTIAL_INDEX_SQL, database="bench")
+        check_correct(con, config)
+        log(f"  ours x{runs}")
+        row(label, "ours", timed(in_read_only(con, ours_sql), runs), plan=plan(con, ours_sql))
+        row(label, "ours_whole_read", timed(lambda: count_backlog(con, config), runs))
+        row(label, "naive_with_index", timed(in_read_only(con, NAIVE_SQL), runs))
+        log("  moving the backlog: scattered")
+        cluster.psql(set_backlog_sql("scattered"), database="bench")
+        cluster.psql("VACUUM ANALYZE video_video;", database="bench")
+        check_correct(con, config)
+        label = f"scattered, {backlog_count(con):,}"
+        row(label, "ours", timed(in_read_only(con, ours_sql), runs), plan=plan(con, ours_sql))
+        row(label, "naive_with_index", timed(in_read_only(con, NAIVE_SQL), runs))
+        cluster.psql(set_backlog_sql("clustered"), database="bench")
+        cluster.psql(DROP_OUR_INDEXES_SQL, database="bench")
+        cluster.psql("VACUUM ANALYZE video_video;", database="bench")
+    finally:
+        con.close()
+    return rows
+
+
+QUERY_LABELS = {
+    "naive": "naive 3-table JOIN, Django indexes only (baseline)",
+    "naive_with_index": "naive 3-table JOIN, with our indexes",
+    "ours": "**ours**: backlog_sql, with our indexes",
+    "ours_whole_read": "ours, whole read (BEGIN READ ONLY, SET LOCAL, query, COMMIT)",
+}
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| videos | backlog | query | median ms | min ms | max ms | runs |",
+        "|---:|---|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['videos']:,} | {r['backlog']} | {QUERY_LABELS[r['query']]} | {r['median_ms']} "
+            f"| {r['min_ms']} | {r['max_ms']} | {r['runs']} |"
+        )
+    return "\n".join(lines)
+
+
+def ours_median(rows: list[dict[str, Any]], videos: int) -> float | None:
+    for r in rows:
+        if r["videos"] == videos and r["query"] == "ours" and r["backlog"].startswith("clustered"):
+            return float(r["median_ms"])
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--scale",
+        type=int,
+        action="append",
+        choices=(1, 10),
+        help="1 = 2 M videos, 10 = 20 M (same backlog); repeatable; default: both",
+    )
+    parser.add_argument("--runs", type=int, default=25, help="timed runs per query (>= 20)")
+    parser.add_argument("--json", type=Path, help="write the results as JSON here")
+    parser.add_argument("--plans", action="store_true", help="print the EXPLAIN ANALYZE plans")
+    args = parser.parse_args(argv)
+    scales = sorted(set(args.scale or [1, 10]))
+    if args.runs < 20:
+        parser.error("--runs must be at least 20")
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    # A SIGTERM (timeout, Ctrl-C in a pipeline) must still stop the cluster.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    rows: list[dict[str, Any]] = []
+    calibration: dict[str, Any] = {}
+    started = time.monotonic()
+    try:
+        with PostgresCluster(settings=CLUSTER_SETTINGS) as cluster:
+            log(f"cluster on 127.0.0.1:{cluster.port}; loading {BASE_VIDEOS:,} videos")
+            cluster.psql("CREATE DATABASE bench;")
+            cluster.psql(
+                SCHEMA_SQL + LOAD_BASE_SQL + DJANGO_INDEXES_SQL + set_backlog_sql("clustered"),
+                database="bench",
+            )
+            cluster.psql("VACUUM ANALYZE;", database="bench")
+            con = pg8000.native.Connection(**cluster.connect_kwargs("bench"))
+            calibration = timed(lambda: con.run(CALIBRATION_SQL), 5, warmup=1)
+            con.close()
+            log(f"calibration (count of 1 M generated rows): {calibration['median_ms']} ms")
+            loaded = BASE_VIDEOS
+            for scale in scales:
+                target = BASE_VIDEOS * scale
+                if target > loaded:
+                    log(f"appending {target - loaded:,} finished videos (history)")
+                    cluster.psql(history_sql(loaded + 1, target - loaded), database="bench")
+                    cluster.psql("VACUUM ANALYZE;", database="bench")
+                    loaded = target
+                rows.extend(measure(cluster, loaded, args.runs, log))
+    except PostgresUnavailable as error:
+        print(f"bench: PostgreSQL failed: {error}", file=sys.stderr)
+        return 2
+    print(markdown(rows))
+    print(
+        f"\nload average at end: {', '.join(f'{v:.2f}' for v in os.getloadavg())};"
+        f" CPU calibration (count 1 M generated rows): {calibration.get('median_ms')} ms"
+    )
+    verdicts = []
+    base, big = ours_median(rows, BASE_VIDEOS), ours_median(rows, BASE_VIDEOS * 10)
+    if base is not None:
+        verdict = "met" if base <= GOAL_MEDIAN_MS else "MISSED"
+        verdicts.append(f"ours at 2 M, clustered: {base} ms (goal <= {GOAL_MEDIAN_MS}): {verdict}")
+    if base is not None and big is not None:
+        growth = big / base
+        verdict = "met" if growth <= GOAL_GROWTH else "MISSED"
+        verdicts.append(f"growth 2 M -> 20 M: {growth:.2f}x (goal <= {GOAL_GROWTH}x): {verdict}")
+    print("\n" + "\n".join(verdicts))
+    if args.plans:
+        for r in rows:
+            if "plan" in r:
+                print(f"\n### {r['query']}, {r['videos']:,} videos, {r['backlog']}")
+                print(f"```\n{r['plan']}\n```")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        load = os.getloadavg()
+        document = {
+            "elapsed_s": round(time.monotonic() - started, 1),
+            "load_average_at_end": [round(value, 2) for value in load],
+            "calibration_1m_rows_ms": calibration,
+            "goals": verdicts,
+            "rows": rows,
+        }
+        args.json.write_text(json.dumps(document, indent=2) + "\n")
+    return 1 if any("MISSED" in verdict for verdict in verdicts) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
