@@ -106,5 +106,8 @@ lint: setup ## ruff check, ruff format --check, mypy
 demo: setup lambda synth validate ## The main job on the local default
 	@$(PY) -m fleetctl demo --env $(ENV)
 
+report: synth ## Metric schema report of ENV from the synthesized stack into out/report-ENV.md (exit 1 on drift)
+	@$(PY) -m fleetctl report --env $(ENV) --out out/report-$(ENV).md
+
 clean: ## Remove build outputs (keeps the toolchain)
 	@rm -rf build dist cdktf.out out
