@@ -161,6 +161,16 @@ class ErrorStage(enum.Enum):
     PUT_METRIC_DATA = "put_metric_data"
 
 
+VIDEO_SCALE_IN_MARKER_TAG = "worker-metrics:video-scale-in"
+"""ASG tag the Lambda writes on the Video ASG just before each scale-in.
+
+Value: ``<tick timestamp ISO 8601> <desired capacity before the scale-in>``. A
+repeated run of the same tick (Lambda async retry, duplicate EventBridge
+delivery, overlapping invocations) starts from the recorded value, so the
+scale-in step is applied once per tick, not once per run. Terraform must not
+manage this tag (provider ``ignore_tags`` with this key, or its prefix).
+"""
+
 DEFAULT_VIDEO_MESSAGES_PER_INSTANCE = 1.0
 """Visible Video messages one instance takes on when the Lambda scales out."""
 
