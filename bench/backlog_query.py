@@ -15,9 +15,17 @@ rows), and times, over ``--runs`` runs each (median, min, max):
   transaction, SET LOCAL and COMMIT included (four round trips).
 
 Both queries run inside the same read-only transaction with ``jit = off``, so
-only the SQL and the index differ. Scale ``1``: 2 M videos, 200 k sessions,
-20 k lectures, 200 tenants, about 0.3 % backlog (6,000 videos). Scale ``10``
-then appends 18 M finished videos (history), keeping the same backlog.
+only the SQL and the indexes differ. Scale ``1``: database ``videos_2m`` with
+2 M videos, 200 k sessions, 20 k lectures, 200 tenants, about 0.3 % backlog
+(6,000 videos). Scale ``10``: database ``videos_20m``, a copy with 18 M more
+finished videos (history), so the same backlog.
+
+The sizes are timed interleaved (2 M, 20 M, 2 M, ...), so load from other
+processes on the machine hits both alike, and each row also reports the shared
+buffers its EXPLAIN ANALYZE touched: a measure of the work that load cannot
+blur. Two backlog shapes are measured: ``clustered`` (the newest uploads, whole
+sessions, plus stuck videos anywhere: the usual shape) and ``scattered``
+(nearly one backlog video per session: the worst case for the lookups).
 
 Usage:
     python bench/backlog_query.py [--scale 1 --scale 10] [--runs 25] [--json PATH]
@@ -37,6 +45,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -168,34 +177,53 @@ DROP INDEX lecture_lecture_backlog_lookup_idx;
 CALIBRATION_SQL = "SELECT count(*) FROM generate_series(1, 1000000)"
 
 
-def timed(fn: Callable[[], Any], runs: int, warmup: int = 3) -> dict[str, Any]:
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - started) * 1000.0)
+def summary(samples: list[float]) -> dict[str, Any]:
     return {
-        "runs": runs,
+        "runs": len(samples),
         "median_ms": round(statistics.median(samples), 3),
         "min_ms": round(min(samples), 3),
         "max_ms": round(max(samples), 3),
     }
 
 
+def interleaved(
+    fns: dict[str, Callable[[], Any]], runs: int, warmup: int = 3
+) -> dict[str, dict[str, Any]]:
+    """Time each function ``runs`` times, alternating between them, so a load
+    burst from another process hits every variant alike."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(runs):
+        for name, fn in fns.items():
+            started = time.perf_counter()
+            fn()
+            samples[name].append((time.perf_counter() - started) * 1000.0)
+    return {name: summary(values) for name, values in samples.items()}
+
+
 def in_read_only(con: Any, sql: str) -> Callable[[], Any]:
     def run() -> Any:
-        with read_only_transaction(con, 60_000):
+        with read_only_transaction(con, 600_000):
             return con.run(sql)
 
     return run
 
 
-def plan(con: Any, sql: str) -> str:
+def explain(con: Any, sql: str) -> tuple[str, int]:
+    """EXPLAIN ANALYZE text and its shared-buffer accesses (a load-independent
+    measure of the work done)."""
     with read_only_transaction(con, 600_000):
         rows = con.run("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF) " + sql)
-    return "\n".join(row[0] for row in rows)
+    text = "\n".join(row[0] for row in rows)
+    first_buffers = next((line for line in text.splitlines() if "Buffers: shared" in line), "")
+    hits = sum(
+        int(part.split("=")[1])
+        for part in first_buffers.split("shared", 1)[-1].split()
+        if "=" in part and part.split("=")[1].isdigit()
+    )
+    return text, hits
 
 
 def backlog_count(con: Any) -> int:
@@ -211,42 +239,65 @@ def check_correct(con: Any, config: TenantBacklogConfig) -> None:
         raise AssertionError("backlog_sql disagrees with the naive query")
 
 
+@dataclass
+class Database:
+    """One loaded database (one size) and an open connection to it."""
+
+    name: str
+    videos: int
+    con: Any
+
+
 def measure(
-    cluster: PostgresCluster, videos: int, runs: int, log: Callable[[str], None]
+    cluster: PostgresCluster, databases: list[Database], runs: int, log: Callable[[str], None]
 ) -> list[dict[str, Any]]:
-    """All timings at the current size; leaves the clustered backlog, no partial index."""
+    """Every timing, each phase interleaved over the databases (sizes)."""
     config = TenantBacklogConfig(secret_arn="arn:aws:secretsmanager:bench", sslmode="disable")
     ours_sql = backlog_sql(config)
     rows: list[dict[str, Any]] = []
 
-    def row(backlog: str, query: str, timing: dict[str, Any], **extra: Any) -> None:
-        rows.append({"videos": videos, "backlog": backlog, "query": query, **timing, **extra})
+    def phase(backlog: str, queries: dict[str, Callable[[Database], Callable[[], Any]]]) -> None:
+        fns = {(db.name, q): make(db) for db in databases for q, make in queries.items()}
+        timings = interleaved({f"{n}/{q}": fn for (n, q), fn in fns.items()}, runs)
+        for db in databases:
+            for query in queries:
+                row = {"videos": db.videos, "backlog": backlog, "query": query}
+                row.update(timings[f"{db.name}/{query}"])
+                sql = NAIVE_SQL if query.startswith("naive") else ours_sql
+                row["plan"], row["buffers"] = explain(db.con, sql)
+                rows.append(row)
 
-    con = pg8000.native.Connection(**cluster.connect_kwargs("bench"))
-    try:
-        size = backlog_count(con)
-        label = f"clustered, {size:,}"
-        log(f"  {videos:,} videos, backlog {label}: naive x{runs} (no supporting index)")
-        row(label, "naive", timed(in_read_only(con, NAIVE_SQL), runs), plan=plan(con, NAIVE_SQL))
-        log("  creating our indexes (sql/001_video_backlog_indexes.sql)")
-        cluster.psql(PARTIAL_INDEX_SQL, database="bench")
-        check_correct(con, config)
-        log(f"  ours x{runs}")
-        row(label, "ours", timed(in_read_only(con, ours_sql), runs), plan=plan(con, ours_sql))
-        row(label, "ours_whole_read", timed(lambda: count_backlog(con, config), runs))
-        row(label, "naive_with_index", timed(in_read_only(con, NAIVE_SQL), runs))
-        log("  moving the backlog: scattered")
-        cluster.psql(set_backlog_sql("scattered"), database="bench")
-        cluster.psql("VACUUM ANALYZE video_video;", database="bench")
-        check_correct(con, config)
-        label = f"scattered, {backlog_count(con):,}"
-        row(label, "ours", timed(in_read_only(con, ours_sql), runs), plan=plan(con, ours_sql))
-        row(label, "naive_with_index", timed(in_read_only(con, NAIVE_SQL), runs))
-        cluster.psql(set_backlog_sql("clustered"), database="bench")
-        cluster.psql(DROP_OUR_INDEXES_SQL, database="bench")
-        cluster.psql("VACUUM ANALYZE video_video;", database="bench")
-    finally:
-        con.close()
+    sizes = {db.name: backlog_count(db.con) for db in databases}
+    label = "clustered, " + " / ".join(f"{n:,}" for n in sizes.values())
+    log(f"naive x{runs}, no supporting index, interleaved over {list(sizes)}")
+    phase(label, {"naive": lambda db: in_read_only(db.con, NAIVE_SQL)})
+    log("creating our indexes (sql/001_video_backlog_indexes.sql)")
+    for db in databases:
+        cluster.psql(PARTIAL_INDEX_SQL, database=db.name)
+        check_correct(db.con, config)
+    log(f"ours x{runs}, clustered backlog")
+    phase(
+        label,
+        {
+            "ours": lambda db: in_read_only(db.con, ours_sql),
+            "ours_whole_read": lambda db: lambda: count_backlog(db.con, config),
+            "naive_with_index": lambda db: in_read_only(db.con, NAIVE_SQL),
+        },
+    )
+    log("moving the backlog: scattered")
+    for db in databases:
+        cluster.psql(set_backlog_sql("scattered"), database=db.name)
+        cluster.psql("VACUUM ANALYZE video_video;", database=db.name)
+        check_correct(db.con, config)
+    label = "scattered, " + " / ".join(f"{backlog_count(db.con):,}" for db in databases)
+    log(f"ours x{runs}, scattered backlog")
+    phase(
+        label,
+        {
+            "ours": lambda db: in_read_only(db.con, ours_sql),
+            "naive_with_index": lambda db: in_read_only(db.con, NAIVE_SQL),
+        },
+    )
     return rows
 
 
@@ -254,19 +305,19 @@ QUERY_LABELS = {
     "naive": "naive 3-table JOIN, Django indexes only (baseline)",
     "naive_with_index": "naive 3-table JOIN, with our indexes",
     "ours": "**ours**: backlog_sql, with our indexes",
-    "ours_whole_read": "ours, whole read (BEGIN READ ONLY, SET LOCAL, query, COMMIT)",
+    "ours_whole_read": "ours, whole read (BEGIN READ ONLY, set_config, query, COMMIT)",
 }
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| videos | backlog | query | median ms | min ms | max ms | runs |",
-        "|---:|---|---|---:|---:|---:|---:|",
+        "| videos | backlog | query | median ms | min ms | max ms | runs | buffers |",
+        "|---:|---|---|---:|---:|---:|---:|---:|",
     ]
-    for r in rows:
+    for r in sorted(rows, key=lambda r: (not r["backlog"].startswith("clustered"), r["videos"])):
         lines.append(
-            f"| {r['videos']:,} | {r['backlog']} | {QUERY_LABELS[r['query']]} | {r['median_ms']} "
-            f"| {r['min_ms']} | {r['max_ms']} | {r['runs']} |"
+            f"| {r['videos']:,} | {r['backlog'].split(',')[0]} | {QUERY_LABELS[r['query']]} "
+            f"| {r['median_ms']} | {r['min_ms']} | {r['max_ms']} | {r['runs']} | {r['buffers']} |"
         )
     return "\n".join(lines)
 
@@ -279,7 +330,7 @@ def ours_median(rows: list[dict[str, Any]], videos: int) -> float | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument(
         "--scale",
         type=int,
@@ -296,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--runs must be at least 20")
 
     def log(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
+        print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
     # A SIGTERM (timeout, Ctrl-C in a pipeline) must still stop the cluster.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -306,25 +357,33 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with PostgresCluster(settings=CLUSTER_SETTINGS) as cluster:
             log(f"cluster on 127.0.0.1:{cluster.port}; loading {BASE_VIDEOS:,} videos")
-            cluster.psql("CREATE DATABASE bench;")
+            cluster.psql("CREATE DATABASE videos_2m;")
             cluster.psql(
                 SCHEMA_SQL + LOAD_BASE_SQL + DJANGO_INDEXES_SQL + set_backlog_sql("clustered"),
-                database="bench",
+                database="videos_2m",
             )
-            cluster.psql("VACUUM ANALYZE;", database="bench")
-            con = pg8000.native.Connection(**cluster.connect_kwargs("bench"))
-            calibration = timed(lambda: con.run(CALIBRATION_SQL), 5, warmup=1)
-            con.close()
-            log(f"calibration (count of 1 M generated rows): {calibration['median_ms']} ms")
-            loaded = BASE_VIDEOS
-            for scale in scales:
-                target = BASE_VIDEOS * scale
-                if target > loaded:
-                    log(f"appending {target - loaded:,} finished videos (history)")
-                    cluster.psql(history_sql(loaded + 1, target - loaded), database="bench")
-                    cluster.psql("VACUUM ANALYZE;", database="bench")
-                    loaded = target
-                rows.extend(measure(cluster, loaded, args.runs, log))
+            cluster.psql("VACUUM ANALYZE;", database="videos_2m")
+            names = []
+            if 10 in scales:
+                log(f"copying it and appending {9 * BASE_VIDEOS:,} finished videos (history)")
+                cluster.psql("CREATE DATABASE videos_20m TEMPLATE videos_2m;")
+                cluster.psql(history_sql(BASE_VIDEOS + 1, 9 * BASE_VIDEOS), database="videos_20m")
+                cluster.psql("VACUUM ANALYZE;", database="videos_20m")
+                names.append(("videos_20m", 10 * BASE_VIDEOS))
+            if 1 in scales:
+                names.insert(0, ("videos_2m", BASE_VIDEOS))
+            databases = [
+                Database(name, videos, pg8000.native.Connection(**cluster.connect_kwargs(name)))
+                for name, videos in names
+            ]
+            try:
+                probe = databases[0].con
+                calibration = summary([timed_once(probe, CALIBRATION_SQL) for _ in range(5)])
+                log(f"CPU calibration (count 1 M generated rows): {calibration['median_ms']} ms")
+                rows = measure(cluster, databases, args.runs, log)
+            finally:
+                for db in databases:
+                    db.con.close()
     except PostgresUnavailable as error:
         print(f"bench: PostgreSQL failed: {error}", file=sys.stderr)
         return 2
@@ -345,21 +404,25 @@ def main(argv: list[str] | None = None) -> int:
     print("\n" + "\n".join(verdicts))
     if args.plans:
         for r in rows:
-            if "plan" in r:
-                print(f"\n### {r['query']}, {r['videos']:,} videos, {r['backlog']}")
-                print(f"```\n{r['plan']}\n```")
+            print(f"\n### {r['query']}, {r['videos']:,} videos, {r['backlog']}")
+            print(f"```\n{r['plan']}\n```")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        load = os.getloadavg()
         document = {
             "elapsed_s": round(time.monotonic() - started, 1),
-            "load_average_at_end": [round(value, 2) for value in load],
+            "load_average_at_end": [round(value, 2) for value in os.getloadavg()],
             "calibration_1m_rows_ms": calibration,
             "goals": verdicts,
             "rows": rows,
         }
         args.json.write_text(json.dumps(document, indent=2) + "\n")
     return 1 if any("MISSED" in verdict for verdict in verdicts) else 0
+
+
+def timed_once(con: Any, sql: str) -> float:
+    started = time.perf_counter()
+    con.run(sql)
+    return (time.perf_counter() - started) * 1000.0
 
 
 if __name__ == "__main__":

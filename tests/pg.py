@@ -168,7 +168,9 @@ class PostgresCluster:
                 )
             except PostgresUnavailable as error:
                 last_error = error
-                continue
+                if "already in use" in str(error):
+                    continue
+                break
             self._running = True
             return self
         self._remove()

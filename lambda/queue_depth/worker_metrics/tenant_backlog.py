@@ -22,9 +22,10 @@ CloudWatch, so a failure here cannot disturb the SQS metrics or Video control):
 The query (``backlog_sql``) has the statuses as SQL literals, because a partial
 index ``... WHERE status IN ('UPLOADED','PROCESSING')`` is only used when the
 query's predicate is literally implied by it; a bound parameter never is. It
-aggregates videos by session first (a few thousand rows read from the partial
-index) and only then joins session -> lecture, so its cost follows the backlog,
-not the size of the video table (sql/001_video_backlog_indexes.sql, NOTES §5).
+counts videos by session first (a few thousand rows read from the partial
+index), and only then looks up session -> lecture -> tenant, one primary-key
+probe per backlog session and lecture, so its cost follows the backlog, not the
+size of the tables (sql/001_video_backlog_indexes.sql, NOTES §5).
 """
 
 from __future__ import annotations
