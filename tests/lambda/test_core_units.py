@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from worker_metrics.contract import COUNTING_RULES, CountingRule, WorkerType
+from worker_metrics.fleet_state import FleetState
 from worker_metrics.publish import MAX_DATUMS_PER_CALL, chunk, datum, error_datum
 from worker_metrics.sqs_backlog import QueueCounts, count_backlog, sum_counts
 from worker_metrics.tick import tick_time
@@ -90,3 +91,25 @@ def test_tick_time_falls_back_to_the_clock(event: object) -> None:
     # THEN the clock is used
     assert tick_time(event, now) == now
     assert tick_time(event).tzinfo is not None
+
+
+def test_only_in_service_instances_count() -> None:
+    # GIVEN an ASG with instances in several lifecycle states
+    group = {
+        "AutoScalingGroupName": "video",
+        "MinSize": 0,
+        "MaxSize": 8,
+        "DesiredCapacity": 4,
+        "Instances": [
+            {"LifecycleState": "InService"},
+            {"LifecycleState": "InService"},
+            {"LifecycleState": "Pending"},
+            {"LifecycleState": "Terminating"},
+        ],
+        "Tags": [{"Key": "worker-metrics:video-scale-in", "Value": "t 5"}],
+    }
+    # WHEN parsed
+    state = FleetState.from_group(group)
+    # THEN only InService instances divide the backlog, and tags are kept
+    assert (state.in_service, state.desired_capacity, state.max_size) == (2, 4, 8)
+    assert state.tags == {"worker-metrics:video-scale-in": "t 5"}
