@@ -460,8 +460,12 @@ def check_schedule(aws: Aws, outputs: StackOutputs, window: Window) -> tuple[Sta
     ]
     function = _function_configuration(aws, outputs)
     function_arn = function.get("FunctionArn", "") if function else ""
-    if not any(
-        arn == function_arn or arn.endswith(f":function:{outputs.function_name}") for arn in targets
+    if function is None:
+        problems.append(f"the target function {outputs.function_name} does not exist")
+    elif not any(
+        # A qualified ARN (":alias" or ":version") still invokes this function.
+        arn == function_arn or arn.startswith(f"{function_arn}:")
+        for arn in targets
     ):
         problems.append(
             f"no target is function {outputs.function_name} "
