@@ -74,12 +74,23 @@ lambda: $(LAMBDA_ZIP) ## Build dist/queue_depth_lambda.zip (deterministic)
 $(LAMBDA_ZIP): $(LAMBDA_SOURCES) scripts/build_lambda.py | setup
 	@$(PY) scripts/build_lambda.py
 
-synth: cdktf.out/.stamp ## Synthesize every environment into cdktf.out/stacks/<stack>/ (no-op when no input changed)
+# Incremental by content, not by mtime: the stamp holds a digest of every input
+# (files, the pinned toolchain, and the variables main.py reads), so a touch, a
+# fresh checkout or a clock-skewed file does not re-run the ~3 s synth, and an
+# edit always does.
+SYNTH_STAMP := cdktf.out/.inputs.sha256
+SYNTH_DIGEST = { sha256sum $(SYNTH_INPUTS) requirements.lock package-lock.json \
+	$$(find "$${WORKER_CONFIG_DIR:-config}" -type f -name '*.toml' | sort); \
+	echo "WORKER_ENVS=$${WORKER_ENVS-} WORKER_CONFIG_DIR=$${WORKER_CONFIG_DIR-}"; \
+	echo "WORKER_STOCK_IMPORT=$${WORKER_STOCK_IMPORT-}"; } | sha256sum | cut -d' ' -f1
 
-cdktf.out/.stamp: $(SYNTH_INPUTS) | setup
-	@rm -rf cdktf.out
-	@$(PY) main.py
-	@touch $@
+synth: $(LAMBDA_ZIP) | setup ## Synthesize every environment into cdktf.out/stacks/<stack>/ (no-op when no input changed)
+	@digest="$$($(SYNTH_DIGEST))"; \
+	if [[ -f $(SYNTH_STAMP) && "$$(< $(SYNTH_STAMP))" == "$$digest" ]]; then \
+		echo "synth: cdktf.out is up to date (inputs unchanged)"; \
+	else \
+		rm -rf cdktf.out && $(PY) main.py && echo "$$digest" > $(SYNTH_STAMP); \
+	fi
 
 validate: synth ## terraform init (offline, no backend) + validate on every synthesized stack
 	@for dir in cdktf.out/stacks/*/; do \

@@ -3,9 +3,22 @@
 Every construct imports provider classes from here, never from
 ``cdktf_cdktf_provider_aws`` directly, so that the set of bindings we depend on
 is listed once and a move to another binding (cdktn, plain HCL) touches one file.
+
+``_fast_bindings.install()`` runs first and loads exactly the submodules named
+by the imports below, without the package ``__init__`` (which would import all
+~2,135 of them, ~10 s); the imports then find them in ``sys.modules``. Add a
+binding by adding its ``from cdktf_cdktf_provider_aws.<submodule> import``
+here: that statement is also the fast path's list. ``WORKER_STOCK_IMPORT=1``
+forces the stock import.
 """
 
+# The bindings imports below must follow _fast_bindings.install():
+# ruff: noqa: E402
 from __future__ import annotations
+
+from modules import _fast_bindings
+
+_fast_bindings.install()
 
 from cdktf_cdktf_provider_aws.autoscaling_group import (
     AutoscalingGroup,
@@ -52,7 +65,11 @@ from cdktf_cdktf_provider_aws.launch_template import (
     LaunchTemplateMetadataOptions,
     LaunchTemplateTagSpecifications,
 )
-from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
+from cdktf_cdktf_provider_aws.provider import (
+    AwsProvider,
+    AwsProviderDefaultTags,
+    AwsProviderEndpoints,
+)
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
 from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
     S3BucketLifecycleConfiguration,
@@ -76,4 +93,57 @@ from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
 )
 from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
 
-__all__ = [name for name in dir() if name[0].isupper()]
+__all__ = [
+    "AutoscalingGroup",
+    "AutoscalingGroupInstanceRefresh",
+    "AutoscalingGroupInstanceRefreshPreferences",
+    "AutoscalingGroupLaunchTemplate",
+    "AutoscalingGroupMixedInstancesPolicy",
+    "AutoscalingGroupMixedInstancesPolicyLaunchTemplate",
+    "AutoscalingGroupMixedInstancesPolicyLaunchTemplateLaunchTemplateSpecification",
+    "AutoscalingGroupMixedInstancesPolicyLaunchTemplateOverride",
+    "AutoscalingGroupTag",
+    "AutoscalingPolicy",
+    "AutoscalingPolicyTargetTrackingConfiguration",
+    "AutoscalingPolicyTargetTrackingConfigurationCustomizedMetricSpecification",
+    "AutoscalingPolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricDimension",
+    "AwsProvider",
+    "AwsProviderDefaultTags",
+    "AwsProviderEndpoints",
+    "CloudwatchEventRule",
+    "CloudwatchEventTarget",
+    "CloudwatchLogGroup",
+    "CloudwatchMetricAlarm",
+    "DataAwsIamPolicyDocument",
+    "DataAwsIamPolicyDocumentStatement",
+    "DataAwsIamPolicyDocumentStatementCondition",
+    "DataAwsIamPolicyDocumentStatementPrincipals",
+    "DataAwsSqsQueue",
+    "IamInstanceProfile",
+    "IamRole",
+    "IamRolePolicy",
+    "LambdaFunction",
+    "LambdaFunctionEnvironment",
+    "LambdaFunctionVpcConfig",
+    "LambdaPermission",
+    "LaunchTemplate",
+    "LaunchTemplateBlockDeviceMappings",
+    "LaunchTemplateBlockDeviceMappingsEbs",
+    "LaunchTemplateIamInstanceProfile",
+    "LaunchTemplateMetadataOptions",
+    "LaunchTemplateTagSpecifications",
+    "S3Bucket",
+    "S3BucketLifecycleConfiguration",
+    "S3BucketLifecycleConfigurationRule",
+    "S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration",
+    "S3BucketOwnershipControls",
+    "S3BucketOwnershipControlsRule",
+    "S3BucketPolicy",
+    "S3BucketPublicAccessBlock",
+    "S3BucketServerSideEncryptionConfigurationA",
+    "S3BucketServerSideEncryptionConfigurationRuleA",
+    "S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA",
+    "S3BucketVersioningA",
+    "S3BucketVersioningVersioningConfiguration",
+    "SqsQueue",
+]
