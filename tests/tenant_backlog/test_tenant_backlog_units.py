@@ -24,6 +24,7 @@ from worker_metrics.tenant_backlog import (
     log_record,
     metric_datums,
     read_credentials,
+    secrets_client_config,
 )
 from worker_metrics.tick import MetricSource
 
@@ -300,3 +301,11 @@ def test_a_missing_secret_is_a_secret_error(secrets_client: Any) -> None:
     with pytest.raises(TenantBacklogError, match="ResourceNotFoundException") as caught:
         read_credentials(secrets_client, ARN)
     assert caught.value.stage == "backlog_secret"
+
+
+def test_the_secrets_client_gives_up_quickly() -> None:
+    # GIVEN / WHEN the source's botocore settings
+    config = secrets_client_config()
+    # THEN one call is bounded: 2 attempts of at most 1 s connect + 2 s read
+    assert (config.connect_timeout, config.read_timeout) == (1, 2)
+    assert config.retries == {"max_attempts": 2, "mode": "standard"}
