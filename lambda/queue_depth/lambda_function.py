@@ -32,7 +32,10 @@ _cached: tuple[dict[str, str], PublisherConfig, AwsClients] | None = None
 def _load() -> tuple[PublisherConfig, AwsClients]:
     """Config and clients for the current environment, built once per environment."""
     global _cached
-    environ = dict(os.environ)
+    # Names starting with "_" are the runtime's per-invocation values (e.g.
+    # _X_AMZN_TRACE_ID changes on every request); keying on them would rebuild
+    # the clients, and reopen their connections, on every invocation.
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("_")}
     with _lock:
         if _cached is None or _cached[0] != environ:
             config = PublisherConfig.from_env(environ)

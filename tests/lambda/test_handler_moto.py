@@ -238,3 +238,20 @@ def test_invalid_configuration_fails_the_invocation_naming_the_variable(
     with pytest.raises(ValueError, match=r"^VIDEO_QUEUE_URLS: 'video-encode'"):
         lambda_function.lambda_handler(scheduled_event(this_minute()), None)
     assert aws.cloudwatch.list_metrics()["Metrics"] == []
+
+
+def test_configuration_is_built_once_per_environment(
+    aws: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a warm container
+    set_environment(monkeypatch, aws.environment())
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-00000000-000000000000000000000001")
+    first = lambda_function._load()
+    # WHEN the runtime sets a new trace id for the next request
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-00000000-000000000000000000000002")
+    # THEN the same configuration and clients are reused
+    assert lambda_function._load()[1] is first[1]
+    # AND a changed variable of ours does rebuild them
+    monkeypatch.setenv("VIDEO_SCALE_IN_STEP", "3")
+    rebuilt = lambda_function._load()
+    assert rebuilt[1] is not first[1] and rebuilt[0].video.scale_in_step == 3
