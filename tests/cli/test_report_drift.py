@@ -1,0 +1,238 @@
+"""Drift detection of ``fleetctl report``: the real prod stack, altered in one
+place per test, must fail with exit code 1 and name that mismatch."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fleetctl.cli import main
+from fleetctl.report import DriftKind, build_report
+from modules.settings import load_environment
+from tests.conftest import Synthesized
+
+pytestmark = pytest.mark.synth
+
+Document = dict[str, Any]
+
+
+def altered(synthesized: Synthesized, tmp_path: Path, change: Callable[[Document], None]) -> Path:
+    """A synth directory holding workers-prod with ``change`` applied."""
+    document = copy.deepcopy(synthesized.json("workers-prod"))
+    change(document)
+    stack = tmp_path / "cdktf.out" / "stacks" / "workers-prod"
+    stack.mkdir(parents=True)
+    (stack / "cdk.tf.json").write_text(json.dumps(document))
+    return tmp_path / "cdktf.out"
+
+
+def one(document: Document, section: str, kind: str, prefix: str) -> dict[str, Any]:
+    """The block of ``kind`` whose id starts with ``prefix`` (e.g. ``ai-target-tracking``)."""
+    matches = [v for k, v in document[section][kind].items() if k.startswith(prefix)]
+    assert len(matches) == 1, (kind, prefix)
+    block: dict[str, Any] = matches[0]
+    return block
+
+
+def policy(document: Document, fleet: str) -> dict[str, Any]:
+    return one(document, "resource", "aws_autoscaling_policy", f"{fleet}-target-tracking")
+
+
+def environment(document: Document) -> dict[str, str]:
+    function = one(document, "resource", "aws_lambda_function", "queue-depth")
+    variables: dict[str, str] = function["environment"]["variables"]
+    return variables
+
+
+def drift_of(synth_dir: Path) -> list[tuple[DriftKind, str]]:
+    report = build_report(load_environment("prod"), synth_dir)
+    return [(d.kind, d.message) for d in report.drift]
+
+
+def test_a_policy_on_a_metric_nobody_publishes(synthesized: Synthesized, tmp_path: Path) -> None:
+    # GIVEN the AI policy tracks a metric name the Lambda does not publish
+    def change(document: Document) -> None:
+        spec = policy(document, "ai")["target_tracking_configuration"][
+            "customized_metric_specification"
+        ]
+        spec["metric_name"] = "BacklogPerInstanceV2"
+
+    synth_dir = altered(synthesized, tmp_path, change)
+
+    # WHEN the report is built
+    drift = drift_of(synth_dir)
+
+    # THEN exactly that mismatch is reported, naming the policy and the series
+    assert [kind for kind, _ in drift] == [DriftKind.UNPUBLISHED_METRIC]
+    assert drift[0][1].startswith(
+        "policy academy-prod-ai-workers-backlog-per-instance consumes "
+        "Academy/Workers BacklogPerInstanceV2 WorkerType=AI, which no publisher emits"
+    )
+
+
+def test_a_policy_in_another_namespace(synthesized: Synthesized, tmp_path: Path) -> None:
+    # GIVEN the Messaging policy reads the seed namespace's neighbour
+    def change(document: Document) -> None:
+        spec = policy(document, "messaging")["target_tracking_configuration"][
+            "customized_metric_specification"
+        ]
+        spec["namespace"] = "Academy/Worker"
+
+    # WHEN the report is built
+    drift = drift_of(altered(synthesized, tmp_path, change))
+
+    # THEN it is an unpublished metric
+    assert [kind for kind, _ in drift] == [DriftKind.UNPUBLISHED_METRIC]
+    assert "Academy/Worker BacklogPerInstance WorkerType=Messaging" in drift[0][1]
+
+
+def test_a_policy_on_a_dimension_nobody_publishes(synthesized: Synthesized, tmp_path: Path) -> None:
+    # GIVEN the AI policy's dimension value is misspelled
+    def change(document: Document) -> None:
+        spec = policy(document, "ai")["target_tracking_configuration"][
+            "customized_metric_specification"
+        ]
+        spec["metric_dimension"] = [{"name": "WorkerType", "value": "Ai"}]
+
+    # WHEN the report is built
+    drift = drift_of(altered(synthesized, tmp_path, change))
+
+    # THEN the dimension is named
+    assert [kind for kind, _ in drift] == [DriftKind.UNPUBLISHED_METRIC]
+    assert "BacklogPerInstance WorkerType=Ai, which no publisher emits" in drift[0][1]
+
+
+def test_a_policy_on_another_fleets_series(synthesized: Synthesized, tmp_path: Path) -> None:
+    # GIVEN the AI policy tracks Messaging's backlog (published, but not AI's)
+    def change(document: Document) -> None:
+        spec = policy(document, "ai")["target_tracking_configuration"][
+            "customized_metric_specification"
+        ]
+        spec["metric_dimension"] = [{"name": "WorkerType", "value": "Messaging"}]
+
+    # WHEN the report is built
+    drift = drift_of(altered(synthesized, tmp_path, change))
+
+    # THEN it is the wrong series for that fleet
+    assert [kind for kind, _ in drift] == [DriftKind.WRONG_SERIES]
+    assert (
+        "of the AI fleet consumes Academy/Workers BacklogPerInstance WorkerType=Messaging"
+        in (drift[0][1])
+    )
+
+
+def test_a_published_type_without_policy_or_lambda_control(
+    synthesized: Synthesized, tmp_path: Path
+) -> None:
+    # GIVEN the Messaging policy is gone (and the Lambda does not control Messaging)
+    def change(document: Document) -> None:
+        policies = document["resource"]["aws_autoscaling_policy"]
+        for key in [k for k in policies if k.startswith("messaging-")]:
+            del policies[key]
+
+    # WHEN the report is built
+    drift = drift_of(altered(synthesized, tmp_path, change))
+
+    # THEN Messaging is named as uncontrolled
+    assert [kind for kind, _ in drift] == [DriftKind.UNCONTROLLED_FLEET]
+    assert drift[0][1].startswith(
+        "Messaging is published but its ASG academy-prod-messaging-workers has no scaling policy"
+    )
+
+
+def test_video_without_set_desired_capacity_is_uncontrolled(
+    synthesized: Synthesized, tmp_path: Path
+) -> None:
+    # GIVEN the Lambda's IAM policy lost SetDesiredCapacity on the Video ASG
+    def change(document: Document) -> None:
+        statements = one(
+            document, "data", "aws_iam_policy_document", "queue-depth_policy-document"
+        )["statement"]
+        statements[:] = [
+            s for s in statements if "autoscaling:SetDesiredCapacity" not in s["actions"]
+        ]
+
+    # WHEN the report is built
+    drift = drift_of(altered(synthesized, tmp_path, change))
+
+    # THEN Video is uncontrolled, and the reason is the missing grant
+    assert [kind for kind, _ in drift] == [DriftKind.UNCONTROLLED_FLEET]
+    assert "grants no autoscaling:SetDesiredCapacity" in drift[0][1]
+
+
+def test_video_with_a_scaling_policy(synthesized: Synthesized, tmp_path: Path) -> None:
+    # GIVEN a target-tracking policy was added to the Video ASG
+    def change(document: Document) -> None:
+        policies = document["resource"]["aws_autoscaling_policy"]
+        video = copy.deepcopy(policy(document, "ai"))
+        video["name"] = "academy-prod-video-workers-backlog-per-instance"
+        video_asg = next(
+            k for k in document["resource"]["aws_autoscaling_group"] if k.startswith("video")
+        )
+        video["autoscaling_group_name"] = f"${{aws_autoscaling_group.{video_asg}.name}}"
+        video["target_tracking_configuration"]["customized_metric_specification"][
+            "metric_dimension"
+        ] = [{"name": "WorkerType", "value": "Video"}]
+        policies["video-target-tracking_policy_TEST"] = video
+
+    synth_dir = altered(synthesized, tmp_path, change)
+
+    # WHEN the report runs through the CLI
+    code = main(
+        ["report", "--env", "prod", "--synth-dir", str(synth_dir), "--out", str(tmp_path / "r.md")]
+    )
+
+    # THEN it exits 1 and the drift names Video and the policy
+    drift = drift_of(synth_dir)
+    assert code == 1
+    assert [kind for kind, _ in drift] == [DriftKind.LAMBDA_FLEET_HAS_POLICY]
+    assert drift[0][1].startswith(
+        "Video is controlled by the Lambda (SetDesiredCapacity) but has scaling policy "
+        "academy-prod-video-workers-backlog-per-instance"
+    )
+    assert "`lambda-fleet-has-policy`" in (tmp_path / "r.md").read_text()
+
+
+def test_lambda_environment_off_the_contract(
+    synthesized: Synthesized, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN the function's environment lost AI_ASG_NAME and gained a variable the contract lacks
+    def change(document: Document) -> None:
+        variables = environment(document)
+        del variables["AI_ASG_NAME"]
+        variables["METRIC_UNIT"] = "Count"
+
+    synth_dir = altered(synthesized, tmp_path, change)
+
+    # WHEN the report runs through the CLI
+    code = main(
+        ["report", "--env", "prod", "--synth-dir", str(synth_dir), "--out", str(tmp_path / "r.md")]
+    )
+
+    # THEN it exits 1 and stderr names both variables
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "drift [environment]: AI_ASG_NAME is missing: the contract requires it for AI" in err
+    assert "drift [environment]: METRIC_UNIT is not a variable of the contract" in err
+
+
+def test_lambda_namespace_off_the_contract(synthesized: Synthesized, tmp_path: Path) -> None:
+    # GIVEN the function publishes into another namespace than the contract's
+    def change(document: Document) -> None:
+        environment(document)["METRIC_NAMESPACE"] = "Academy/Workers-v2"
+
+    # WHEN the report is built
+    drift = drift_of(altered(synthesized, tmp_path, change))
+
+    # THEN the environment is named, and both policies now read what nobody publishes
+    kinds = [kind for kind, _ in drift]
+    assert kinds[0] is DriftKind.ENVIRONMENT
+    assert drift[0][1] == (
+        "METRIC_NAMESPACE = 'Academy/Workers-v2', but the contract says 'Academy/Workers'"
+    )
+    assert kinds.count(DriftKind.UNPUBLISHED_METRIC) == 2
