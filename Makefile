@@ -105,6 +105,9 @@ plan: synth ## cdktf diff of ENV's stack (ENV=local|dev|prod)
 deploy: synth ## cdktf deploy of ENV's stack (ENV=local|dev|prod)
 	@cdktf deploy $(STACK) --skip-synth
 
+bench: setup lambda ## Run every bench/ script, write BENCHMARKS.md (BENCH_QUICK=1: no 20 M-row case)
+	@$(PY) bench/run_all.py
+
 # ---------------------------------------------------------------- checks
 test: setup lambda ## Run the test suite
 	@$(PY) -m pytest $(PYTEST_ARGS)
