@@ -49,7 +49,7 @@ def test_every_subcommand_help_has_examples(
     out = capsys.readouterr().out
     assert stop.value.code == 0
     assert "examples:" in out
-    assert f"fleetctl {command} --env prod" in out
+    assert f"fleetctl {command} --env " in out
 
 
 def test_python_dash_m_fleetctl_runs_the_cli() -> None:
