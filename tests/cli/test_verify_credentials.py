@@ -215,3 +215,23 @@ def test_missing_outputs_say_what_to_run(
     line = assert_one_line(capsys)
     assert code == 2
     assert "run `make synth` and `make deploy` first" in line
+
+
+def test_unknown_profile_names_aws_profile(
+    outputs_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # GIVEN AWS_PROFILE names a profile that no config file defines
+    monkeypatch.setenv("AWS_PROFILE", "academy-prod-typo")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+
+    # WHEN verify runs
+    code = main(["verify", "--env", "local", "--outputs", str(outputs_file)])
+
+    # THEN one line names the profile and how to list the real ones
+    line = assert_one_line(capsys)
+    assert code == 2
+    assert "academy-prod-typo" in line and "aws configure list-profiles" in line
