@@ -26,7 +26,7 @@ from modules.settings import SettingsError
 SUBCOMMANDS: dict[str, str] = {
     "report": "fleetctl.report",
     "verify": "fleetctl.verify",
-    # "demo": "fleetctl.demo",  <- registration point for the demo subcommand
+    "demo": "fleetctl.demo",
 }
 """Subcommand name -> module implementing the interface above."""
 

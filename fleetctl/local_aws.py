@@ -194,9 +194,125 @@ def patch_delete_marker_dispose() -> None:
     marker_class.dispose = dispose
 
 
+def patch_sqs_redrive_policy_compact() -> None:
+    """Return ``RedrivePolicy`` as compact JSON, as SQS does.
+
+    Why: moto 5.2.1 serializes the stored redrive policy with ``json.dumps``
+    defaults (``", "`` and ``": "`` separators); SQS returns it without spaces.
+    The aws provider 5.100.0 compares the string, so every plan after an apply
+    shows a "whitespace changes" update of each queue with a dead-letter queue,
+    and the IAM policy documents that read the queues' ARNs follow it.
+
+    Fix: after moto has built a queue's attributes, re-serialize ``RedrivePolicy``
+    with compact separators.
+    """
+    name = "sqs-redrive-policy-compact"
+    from moto.sqs import models as sqs_models
+
+    queue_class = _lookup(sqs_models, "Queue", name)
+    original = vars(queue_class).get("attributes")
+    getter = original.fget if isinstance(original, property) else None
+    if getter is None:
+        _require(False, name, "Queue.attributes is no longer a property with a getter")
+        return
+    if getattr(getter, _PATCHED_MARK, False):
+        return
+
+    def attributes(self: Any) -> Any:
+        result = getter(self)
+        if getattr(self, "redrive_policy", None):
+            result["RedrivePolicy"] = json.dumps(self.redrive_policy, separators=(",", ":"))
+        return result
+
+    setattr(attributes, _PATCHED_MARK, True)
+    queue_class.attributes = property(attributes)
+
+
+def patch_launch_template_own_tags() -> None:
+    """Keep a launch template's own tags out of its launch data.
+
+    Why: moto 5.2.1 copies CreateLaunchTemplate's top-level ``TagSpecifications``
+    (which tag the template resource, ``ResourceType = launch-template``) into
+    ``LaunchTemplateData.TagSpecifications``, where EC2 allows only the types a
+    launch applies (instance, volume, ...). With provider ``default_tags`` every
+    template then reads back a ``tag_specifications`` block that the
+    configuration never had, and every plan shows an update.
+
+    Fix: drop ``launch-template`` entries from a version's data before moto
+    stores it; the template's own tags are kept by moto separately.
+    """
+    name = "launch-template-own-tags"
+    from moto.ec2.models import launch_templates
+
+    version_class = _lookup(launch_templates, "LaunchTemplateVersion", name)
+    original = version_class.__init__
+    if getattr(original, _PATCHED_MARK, False):
+        return
+    _require(
+        list(inspect.signature(original).parameters)[:5]
+        == ["self", "template", "number", "data", "description"],
+        name,
+        "LaunchTemplateVersion.__init__ no longer takes (template, number, data, description)",
+    )
+
+    def __init__(self: Any, template: Any, number: int, data: Any, description: Any) -> None:
+        specifications = data.get("TagSpecifications") if isinstance(data, dict) else None
+        if specifications:
+            kept = [s for s in specifications if s.get("ResourceType") != "launch-template"]
+            data = {k: v for k, v in data.items() if k != "TagSpecifications"}
+            if kept:
+                data["TagSpecifications"] = kept
+        original(self, template, number, data, description)
+
+    setattr(__init__, _PATCHED_MARK, True)
+    version_class.__init__ = __init__
+
+
+def patch_asg_default_instance_warmup() -> None:
+    """Store and return an Auto Scaling group's ``DefaultInstanceWarmup``.
+
+    Why: moto 5.2.1 ignores ``DefaultInstanceWarmup`` on CreateAutoScalingGroup
+    and UpdateAutoScalingGroup, so DescribeAutoScalingGroups never returns it and
+    every plan shows ``default_instance_warmup = 0 -> N`` on each ASG.
+
+    Fix: after moto's handler ran, record the request's value on the stored
+    group; moto's response serializer reads ``default_instance_warmup`` by name.
+    """
+    name = "asg-default-instance-warmup"
+    from moto.autoscaling import models as autoscaling_models
+    from moto.autoscaling import responses as autoscaling_responses
+
+    response_class = _lookup(autoscaling_responses, "AutoScalingResponse", name)
+    _lookup(autoscaling_models.AutoScalingBackend, "describe_auto_scaling_groups", name)
+    for action in ("create_auto_scaling_group", "update_auto_scaling_group"):
+        original = _lookup(response_class, action, name)
+        if getattr(original, _PATCHED_MARK, False):
+            continue
+
+        def handler(self: Any, _original: Callable[[Any], Any] = original) -> Any:
+            result = _original(self)
+            warmup = self._get_int_param("DefaultInstanceWarmup")
+            if warmup is not None:
+                group_name = self._get_param("AutoScalingGroupName")
+                group = self.autoscaling_backend.autoscaling_groups.get(group_name)
+                if group is None:
+                    raise MotoPatchError(
+                        f"moto patch {name!r}: the group {group_name!r} is not in "
+                        f"AutoScalingBackend.autoscaling_groups (moto {_moto_version()})"
+                    )
+                group.default_instance_warmup = warmup
+            return result
+
+        setattr(handler, _PATCHED_MARK, True)
+        setattr(response_class, action, handler)
+
+
 MOTO_PATCHES: tuple[Callable[[], None], ...] = (
     patch_describe_policies_shape,
     patch_delete_marker_dispose,
+    patch_sqs_redrive_policy_compact,
+    patch_launch_template_own_tags,
+    patch_asg_default_instance_warmup,
 )
 
 

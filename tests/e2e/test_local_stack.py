@@ -1,0 +1,123 @@
+"""End to end on the local AWS: the real stack, the real Terraform, the zip's handler.
+
+The tests share one applied stack (``deployed``) and run in file order: the
+no-drift plan right after apply, then the loop, then destroy.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from worker_metrics.contract import (
+    DEFAULT_BACKLOG_PER_INSTANCE_METRIC_NAME,
+    DEFAULT_METRIC_NAME,
+    WorkerType,
+)
+
+from fleetctl.demo import (
+    describe_groups,
+    empty_bucket,
+    handler_environment,
+    read_datapoint,
+    scheduled_event,
+)
+from fleetctl.terraform import PLAN_NO_CHANGES
+from fleetctl.zip_handler import ZipHandler
+from tests.e2e.conftest import Deployed
+
+pytestmark = [pytest.mark.e2e, pytest.mark.terraform]
+
+
+def test_second_plan_after_apply_shows_no_drift(deployed: Deployed) -> None:
+    # GIVEN the local stack applied to the local AWS (the fixture)
+    # WHEN it is planned again
+    code, plan = deployed.workers.plan_exit_code()
+
+    # THEN there is nothing to change (0; 2 would be drift)
+    changed = [line for line in plan.stdout.splitlines() if line.lstrip().startswith("# ")]
+    assert code == PLAN_NO_CHANGES, "\n".join(changed) or plan.stdout[-3000:]
+
+
+def test_zip_handler_publishes_the_contract_and_video_follows_the_backlog(
+    deployed: Deployed,
+) -> None:
+    # GIVEN the handler from the built zip, with the deployed function's environment
+    outputs, clients = deployed.outputs, deployed.clients
+    video = outputs.fleets[WorkerType.VIDEO]
+    environment = handler_environment(clients["lambda"], outputs.function_name, deployed.aws)
+    assert environment["VIDEO_ASG_NAME"] == video.asg_name
+    sqs = clients["sqs"]
+    url = video.queue_urls[0]
+    sqs.send_message_batch(
+        QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": "encode"} for i in range(5)]
+    )
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=30)
+    names = {WorkerType.VIDEO: video.asg_name}
+    desired: list[int] = []
+
+    with ZipHandler(deployed.lambda_zip, environment) as handler:
+        assert handler.handler_file.startswith(str(deployed.lambda_zip.resolve()))
+        # WHEN it ticks with 5 encodes waiting
+        first = start + timedelta(minutes=1)
+        invocation = handler.invoke(scheduled_event(first, outputs.region, "e2e"))
+        assert invocation.ok, invocation.error
+        desired.append(describe_groups(clients["autoscaling"], names)[WorkerType.VIDEO].desired)
+
+        # AND the workers finish every encode, and it ticks on
+        while True:
+            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages")
+            if not messages:
+                break
+            for message in messages:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        for minute in range(2, 8):
+            invocation = handler.invoke(
+                scheduled_event(start + timedelta(minutes=minute), outputs.region, "e2e")
+            )
+            assert invocation.ok, invocation.error
+            group = describe_groups(clients["autoscaling"], names)[WorkerType.VIDEO]
+            desired.append(group.desired)
+
+    # THEN Video scaled out to the backlog at once, then in one instance per tick
+    assert desired == [5, 4, 3, 2, 1, 0, 0]
+    # AND the contract's metrics were published for every type, at the event's time
+    listed = {
+        (m["MetricName"], m["Dimensions"][0]["Value"])
+        for m in clients["cloudwatch"].list_metrics(Namespace=outputs.metric_namespace)["Metrics"]
+    }
+    for worker_type in WorkerType:
+        for metric in (DEFAULT_METRIC_NAME, DEFAULT_BACKLOG_PER_INSTANCE_METRIC_NAME):
+            assert (metric, worker_type.value) in listed
+    depth = read_datapoint(
+        clients["cloudwatch"],
+        outputs.metric_namespace,
+        outputs.metric_name,
+        WorkerType.VIDEO,
+        first,
+    )
+    assert depth == 5
+    per_instance = read_datapoint(
+        clients["cloudwatch"],
+        outputs.metric_namespace,
+        outputs.backlog_per_instance_metric_name,
+        WorkerType.VIDEO,
+        first,
+    )
+    assert per_instance == 5  # 5 visible / max(0 in service, 1)
+
+
+def test_destroy_removes_both_stacks(deployed: Deployed) -> None:
+    # GIVEN the applied stacks (after the loop above)
+    # WHEN the worker stack, then the emptied state bucket's stack are destroyed
+    deployed.workers.destroy()
+    assert deployed.workers.state_addresses() == []
+    groups = deployed.clients["autoscaling"].describe_auto_scaling_groups()["AutoScalingGroups"]
+    empty_bucket(deployed.clients["s3"], deployed.settings.backend.bucket)
+    deployed.bootstrap.destroy()
+
+    # THEN nothing of either is left in the local AWS
+    assert groups == []
+    assert deployed.clients["sqs"].list_queues().get("QueueUrls", []) == []
+    buckets = deployed.clients["s3"].list_buckets()["Buckets"]
+    assert deployed.settings.backend.bucket not in {b["Name"] for b in buckets}
