@@ -21,9 +21,10 @@ only the SQL and the indexes differ. Scale ``1``: database ``videos_2m`` with
 finished videos (history), so the same backlog.
 
 The sizes are timed interleaved (2 M, 20 M, 2 M, ...), so load from other
-processes on the machine hits both alike, and each row also reports the shared
-buffers its EXPLAIN ANALYZE touched: a measure of the work that load cannot
-blur. Two backlog shapes are measured: ``clustered`` (the newest uploads, whole
+processes on the machine hits both alike. Each row also reports two measures
+that such load cannot blur: the CPU time the server backend spent per run
+(/proc/<pid>/schedstat, Linux) and the shared buffers its EXPLAIN ANALYZE
+touched. Two backlog shapes are measured: ``clustered`` (the newest uploads, whole
 sessions, plus stuck videos anywhere: the usual shape) and ``scattered``
 (nearly one backlog video per session: the worst case for the lookups).
 
@@ -177,30 +178,47 @@ DROP INDEX lecture_lecture_backlog_lookup_idx;
 CALIBRATION_SQL = "SELECT count(*) FROM generate_series(1, 1000000)"
 
 
-def summary(samples: list[float]) -> dict[str, Any]:
-    return {
+def summary(samples: list[float], cpu_ms: list[float] | None = None) -> dict[str, Any]:
+    result: dict[str, Any] = {
         "runs": len(samples),
         "median_ms": round(statistics.median(samples), 3),
         "min_ms": round(min(samples), 3),
         "max_ms": round(max(samples), 3),
     }
+    if cpu_ms:
+        result["backend_cpu_median_ms"] = round(statistics.median(cpu_ms), 3)
+    return result
+
+
+def backend_cpu_ms(pid: int) -> float:
+    """CPU time a server backend has used so far (Linux /proc/<pid>/schedstat, ns).
+
+    Unlike wall time, it does not include the time the backend waited for a
+    CPU, so other jobs on the machine do not inflate it: on an idle machine a
+    cached, CPU-bound query takes about this long."""
+    with open(f"/proc/{pid}/schedstat") as stat:
+        return int(stat.read().split()[0]) / 1e6
 
 
 def interleaved(
-    fns: dict[str, Callable[[], Any]], runs: int, warmup: int = 3
+    fns: dict[str, tuple[Callable[[], Any], int]], runs: int, warmup: int = 3
 ) -> dict[str, dict[str, Any]]:
     """Time each function ``runs`` times, alternating between them, so a load
-    burst from another process hits every variant alike."""
+    burst from another process hits every variant alike. Each function comes
+    with the pid of the backend it runs on, whose CPU time is measured too."""
     for _ in range(warmup):
-        for fn in fns.values():
+        for fn, _pid in fns.values():
             fn()
     samples: dict[str, list[float]] = {name: [] for name in fns}
+    cpu: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(runs):
-        for name, fn in fns.items():
+        for name, (fn, pid) in fns.items():
+            cpu_before = backend_cpu_ms(pid)
             started = time.perf_counter()
             fn()
             samples[name].append((time.perf_counter() - started) * 1000.0)
-    return {name: summary(values) for name, values in samples.items()}
+            cpu[name].append(backend_cpu_ms(pid) - cpu_before)
+    return {name: summary(samples[name], cpu[name]) for name in fns}
 
 
 def in_read_only(con: Any, sql: str) -> Callable[[], Any]:
@@ -247,6 +265,11 @@ class Database:
     videos: int
     con: Any
 
+    @property
+    def pid(self) -> int:
+        """The server backend serving ``con``."""
+        return int(self.con.run("SELECT pg_backend_pid()")[0][0])
+
 
 def measure(
     cluster: PostgresCluster, databases: list[Database], runs: int, log: Callable[[str], None]
@@ -257,8 +280,14 @@ def measure(
     rows: list[dict[str, Any]] = []
 
     def phase(backlog: str, queries: dict[str, Callable[[Database], Callable[[], Any]]]) -> None:
-        fns = {(db.name, q): make(db) for db in databases for q, make in queries.items()}
-        timings = interleaved({f"{n}/{q}": fn for (n, q), fn in fns.items()}, runs)
+        timings = interleaved(
+            {
+                f"{db.name}/{q}": (make(db), db.pid)
+                for db in databases
+                for q, make in queries.items()
+            },
+            runs,
+        )
         for db in databases:
             for query in queries:
                 row = {"videos": db.videos, "backlog": backlog, "query": query}
@@ -311,13 +340,15 @@ QUERY_LABELS = {
 
 def markdown(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| videos | backlog | query | median ms | min ms | max ms | runs | buffers |",
-        "|---:|---|---|---:|---:|---:|---:|---:|",
+        "| videos | backlog | query | median ms | min ms | max ms | backend CPU ms (median) "
+        "| runs | buffers |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in sorted(rows, key=lambda r: (not r["backlog"].startswith("clustered"), r["videos"])):
         lines.append(
             f"| {r['videos']:,} | {r['backlog'].split(',')[0]} | {QUERY_LABELS[r['query']]} "
-            f"| {r['median_ms']} | {r['min_ms']} | {r['max_ms']} | {r['runs']} | {r['buffers']} |"
+            f"| {r['median_ms']} | {r['min_ms']} | {r['max_ms']} | {r['backend_cpu_median_ms']} "
+            f"| {r['runs']} | {r['buffers']} |"
         )
     return "\n".join(lines)
 
