@@ -69,9 +69,14 @@ def measure(runs: int) -> dict[str, Any]:
             ignore=shutil.ignore_patterns(".terraform", ".terraform.lock.hcl"),
         )
         env = toolchain_env(**aws.env())
-        boto3.client("s3", endpoint_url=aws.endpoint, region_name=region).create_bucket(
-            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region}
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=aws.endpoint,
+            region_name=region,
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
         )
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
         log(f"terraform init ({STACK}, S3 backend in the local AWS at {aws.endpoint})")
         init = run_checked(
             ["terraform", f"-chdir={directory}", "init", "-input=false", "-no-color"],
