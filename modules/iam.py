@@ -30,6 +30,8 @@ UNSCOPABLE_ACTIONS: dict[str, str] = {
     "ec2:DeleteNetworkInterface": "Lambda VPC access: ENI ids are not known in advance",
     "ec2:AssignPrivateIpAddresses": "Lambda VPC access: ENI ids are not known in advance",
     "ec2:UnassignPrivateIpAddresses": "Lambda VPC access: ENI ids are not known in advance",
+    "xray:PutTraceSegments": "X-Ray has no resource-level permissions for sending traces",
+    "xray:PutTelemetryRecords": "X-Ray has no resource-level permissions for sending traces",
 }
 """Actions that may use ``Resource: "*"``, each with the reason (AWS service
 authorization reference). Nothing else may."""
