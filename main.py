@@ -1,8 +1,8 @@
 """cdktf app: one worker stack (and one state bootstrap stack) per environment.
 
 Environments are the files ``config/<env>.toml`` (``WORKER_CONFIG_DIR`` points
-elsewhere); ``WORKER_ENVS`` (comma-separated) limits synthesis to some of them. A bad setting stops here with one line naming
-the file, the setting and the value.
+elsewhere); ``WORKER_ENVS`` (comma-separated) limits synthesis to some of them.
+A bad setting stops here with one line naming the file, the setting and the value.
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ def main() -> int:
     config_dir = Path(os.environ.get("WORKER_CONFIG_DIR", CONFIG_DIR))
     names = [n for n in os.environ.get("WORKER_ENVS", "").split(",") if n]
     try:
-        environments = [load_environment(n, config_dir) for n in names or available_environments(config_dir)]
+        environments = [
+            load_environment(n, config_dir) for n in names or available_environments(config_dir)
+        ]
     except SettingsError as err:
         print(f"synth: {err}", file=sys.stderr)
         return 2

@@ -22,14 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from constructs import Construct
-
-from modules.aws import (
-    AutoscalingPolicy,
-    AutoscalingPolicyTargetTrackingConfiguration,
-    AutoscalingPolicyTargetTrackingConfigurationCustomizedMetricSpecification,
-    AutoscalingPolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricDimension,
-)
-from modules.worker_fleet import WorkerFleet
 from worker_metrics.contract import (
     DEFAULT_BACKLOG_PER_INSTANCE_METRIC_NAME,
     DEFAULT_NAMESPACE,
@@ -38,6 +30,14 @@ from worker_metrics.contract import (
     TARGET_TRACKING_STATISTIC,
     UNIT,
 )
+
+from modules.aws import (
+    AutoscalingPolicy,
+    AutoscalingPolicyTargetTrackingConfiguration,
+    AutoscalingPolicyTargetTrackingConfigurationCustomizedMetricSpecification,
+    AutoscalingPolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricDimension,
+)
+from modules.worker_fleet import WorkerFleet
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,8 @@ class BacklogTargetTracking(Construct):
         super().__init__(scope, construct_id)
         if fleet.worker_type not in TARGET_TRACKED_TYPES:
             raise ValueError(
-                f"fleet {fleet.settings.key}: worker type {fleet.worker_type.value!r} is controlled "
-                "by the queue-depth Lambda and must not have a target-tracking policy"
+                f"fleet {fleet.settings.key}: worker type {fleet.worker_type.value!r} is "
+                "controlled by the queue-depth Lambda and must not have a target-tracking policy"
             )
         self.metric = metric or TrackedMetric()
         self.fleet = fleet

@@ -21,7 +21,9 @@ class StateBootstrapStack(TerraformStack):
     def __init__(self, scope: Construct, *, settings: EnvironmentSettings) -> None:
         super().__init__(scope, settings.bootstrap_stack_name)
         if settings.backend.kind != "s3":
-            raise ValueError(f"backend.kind = {settings.backend.kind!r}: only an s3 backend needs a bootstrap")
+            raise ValueError(
+                f"backend.kind = {settings.backend.kind!r}: only an s3 backend needs a bootstrap"
+            )
         aws_provider(self, settings)
         LocalBackend(self, path=f"{settings.bootstrap_stack_name}.tfstate")
         bucket = StateBucket(self, "state", bucket_name=settings.backend.bucket)

@@ -23,8 +23,12 @@ from modules.aws import (
 )
 
 UNSCOPABLE_ACTIONS: dict[str, str] = {
-    "autoscaling:DescribeAutoScalingGroups": "Describe* calls do not support resource-level permissions",
-    "cloudwatch:PutMetricData": "no resource-level permissions; scoped by the cloudwatch:namespace condition",
+    "autoscaling:DescribeAutoScalingGroups": (
+        "Describe* calls do not support resource-level permissions"
+    ),
+    "cloudwatch:PutMetricData": (
+        "no resource-level permissions; scoped by the cloudwatch:namespace condition"
+    ),
     "ec2:CreateNetworkInterface": "Lambda VPC access: ENIs are created before their ARN exists",
     "ec2:DescribeNetworkInterfaces": "Describe* calls do not support resource-level permissions",
     "ec2:DeleteNetworkInterface": "Lambda VPC access: ENI ids are not known in advance",
@@ -128,7 +132,9 @@ class PolicyDocumentBuilder:
         )
 
 
-def assume_role_policy(scope: Construct, construct_id: str, service: str) -> DataAwsIamPolicyDocument:
+def assume_role_policy(
+    scope: Construct, construct_id: str, service: str
+) -> DataAwsIamPolicyDocument:
     """Trust policy that lets one AWS service (e.g. ``lambda.amazonaws.com``) assume a role."""
     return DataAwsIamPolicyDocument(
         scope,
@@ -138,7 +144,9 @@ def assume_role_policy(scope: Construct, construct_id: str, service: str) -> Dat
                 effect="Allow",
                 actions=["sts:AssumeRole"],
                 principals=[
-                    DataAwsIamPolicyDocumentStatementPrincipals(type="Service", identifiers=[service])
+                    DataAwsIamPolicyDocumentStatementPrincipals(
+                        type="Service", identifiers=[service]
+                    )
                 ],
             )
         ],

@@ -32,7 +32,9 @@ _CRON = re.compile(r"^cron\((\S+ ){5}\S+\)$")
 _AMI = re.compile(r"^(ami-[0-9a-f]{8,17}|resolve:ssm:/[A-Za-z0-9_./-]+)$")
 _SUBNET = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 _SECURITY_GROUP = re.compile(r"^sg-[0-9a-f]{8,17}$")
-_SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$")
+_SECRET_ARN = re.compile(
+    r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$"
+)
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 _ENDPOINT = re.compile(r"^https?://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?/?$")
 
@@ -82,7 +84,9 @@ class QueueSettings:
         if not 1 <= self.max_receive_count <= 1000:
             _fail("max_receive_count", self.max_receive_count, "must be 1..1000")
         if not 60 <= self.message_retention_seconds <= 1_209_600:
-            _fail("message_retention_seconds", self.message_retention_seconds, "must be 60..1209600")
+            _fail(
+                "message_retention_seconds", self.message_retention_seconds, "must be 60..1209600"
+            )
 
 
 @dataclass(frozen=True)
@@ -133,11 +137,17 @@ class FleetSettings:
             _fail("instance_types", [], "needs at least one instance type")
         for instance_type in self.instance_types:
             if not _INSTANCE_TYPE.match(instance_type):
-                _fail("instance_types", instance_type, "is not an EC2 instance type like 't3.medium'")
+                _fail(
+                    "instance_types", instance_type, "is not an EC2 instance type like 't3.medium'"
+                )
         if not _AMI.match(self.ami):
             _fail("ami", self.ami, "must be an 'ami-...' id or 'resolve:ssm:/<parameter>'")
         if bool(self.subnet_ids) == bool(self.availability_zones):
-            _fail("subnet_ids", list(self.subnet_ids), "give exactly one of subnet_ids or availability_zones")
+            _fail(
+                "subnet_ids",
+                list(self.subnet_ids),
+                "give exactly one of subnet_ids or availability_zones",
+            )
         for subnet in self.subnet_ids:
             if not _SUBNET.match(subnet):
                 _fail("subnet_ids", subnet, "is not a subnet id like 'subnet-0abc12345'")
@@ -151,9 +161,12 @@ class FleetSettings:
         if not 0 <= self.instance_warmup_seconds <= 3600:
             _fail("instance_warmup_seconds", self.instance_warmup_seconds, "must be 0..3600")
         if self.protect_from_scale_in and self.worker_type not in LAMBDA_CONTROLLED_TYPES:
-            _fail("protect_from_scale_in", True,
-                  "only a Lambda-controlled fleet (Video) may protect instances from scale-in; "
-                  "target tracking could then never scale in")
+            _fail(
+                "protect_from_scale_in",
+                True,
+                "only a Lambda-controlled fleet (Video) may protect instances from scale-in; "
+                "target tracking could then never scale in",
+            )
         if not 8 <= self.volume_size_gb <= 16_384:
             _fail("volume_size_gb", self.volume_size_gb, "must be 8..16384")
 
@@ -186,7 +199,11 @@ class TenantBacklogSettings:
         if not _SECRET_ARN.match(self.secret_arn):
             _fail("secret_arn", self.secret_arn, "is not a Secrets Manager secret ARN")
         if bool(self.subnet_ids) != bool(self.security_group_ids):
-            _fail("subnet_ids", list(self.subnet_ids), "give subnet_ids and security_group_ids together")
+            _fail(
+                "subnet_ids",
+                list(self.subnet_ids),
+                "give subnet_ids and security_group_ids together",
+            )
         for subnet in self.subnet_ids:
             if not _SUBNET.match(subnet):
                 _fail("subnet_ids", subnet, "is not a subnet id")
@@ -230,13 +247,21 @@ class PublisherSettings:
         if not 128 <= self.memory_mb <= 10_240:
             _fail("memory_mb", self.memory_mb, "must be 128..10240")
         if not 5 <= self.timeout_seconds <= 60:
-            _fail("timeout_seconds", self.timeout_seconds,
-                  "must be 5..60: a tick must finish before the next one starts")
+            _fail(
+                "timeout_seconds",
+                self.timeout_seconds,
+                "must be 5..60: a tick must finish before the next one starts",
+            )
         if not (_RATE.match(self.schedule) or _CRON.match(self.schedule)):
-            _fail("schedule", self.schedule, "must be 'rate(N minute[s]|hour[s])' or 'cron(6 fields)'")
+            _fail(
+                "schedule", self.schedule, "must be 'rate(N minute[s]|hour[s])' or 'cron(6 fields)'"
+            )
         if self.log_retention_days not in _LOG_RETENTION_DAYS:
-            _fail("log_retention_days", self.log_retention_days,
-                  f"must be one of CloudWatch's values {sorted(_LOG_RETENTION_DAYS)}")
+            _fail(
+                "log_retention_days",
+                self.log_retention_days,
+                f"must be one of CloudWatch's values {sorted(_LOG_RETENTION_DAYS)}",
+            )
         if not re.match(r"^python3\.\d+$", self.runtime):
             _fail("runtime", self.runtime, "must be a Python Lambda runtime like 'python3.12'")
         if self.architecture not in ("arm64", "x86_64"):
@@ -249,8 +274,30 @@ class PublisherSettings:
 
 
 _LOG_RETENTION_DAYS = frozenset(
-    {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-     3288, 3653}
+    {
+        1,
+        3,
+        5,
+        7,
+        14,
+        30,
+        60,
+        90,
+        120,
+        150,
+        180,
+        365,
+        400,
+        545,
+        731,
+        1096,
+        1827,
+        2192,
+        2557,
+        2922,
+        3288,
+        3653,
+    }
 )
 
 
@@ -315,18 +362,30 @@ class EnvironmentSettings:
         types = [fleet.worker_type for fleet in self.fleets]
         missing = [t.value for t in WorkerType if t not in types]
         if missing:
-            _fail("fleets", sorted(t.value for t in types), f"missing worker type(s): {', '.join(missing)}")
+            _fail(
+                "fleets",
+                sorted(t.value for t in types),
+                f"missing worker type(s): {', '.join(missing)}",
+            )
         seen: dict[str, str] = {}
         for fleet in self.fleets:
             for queue in fleet.queues:
                 if queue.name in seen:
-                    _fail(f"fleets.{fleet.key}.queues", queue.name,
-                          f"is already a queue of fleets.{seen[queue.name]}; a queue belongs to one fleet")
+                    _fail(
+                        f"fleets.{fleet.key}.queues",
+                        queue.name,
+                        f"is already a queue of fleets.{seen[queue.name]}; "
+                        "a queue belongs to one fleet",
+                    )
                 seen[queue.name] = fleet.key
         if self.local_endpoint is not None and not self.emulated:
             _fail("local_endpoint", self.local_endpoint, "needs emulated = true")
         if self.local_endpoint is not None and not _ENDPOINT.match(self.local_endpoint):
-            _fail("local_endpoint", self.local_endpoint, "must be a loopback URL like 'http://127.0.0.1:4566'")
+            _fail(
+                "local_endpoint",
+                self.local_endpoint,
+                "must be a loopback URL like 'http://127.0.0.1:4566'",
+            )
         for key, value in self.tags.items():
             if not key or len(key) > 128 or len(str(value)) > 256:
                 _fail(f"tags.{key}", value, "tag keys are 1-128 and values 0-256 characters")
@@ -348,19 +407,24 @@ class EnvironmentSettings:
 
 # ------------------------------------------------------------------ loading
 
+
 def _build(cls: type, raw: Mapping[str, Any], path: str, **extra: Any) -> Any:
     """Build dataclass ``cls`` from a TOML table; unknown keys and bad values
     raise ``ValueError`` with the dotted setting path."""
     names = {f.name for f in fields(cls)}
     unknown = sorted(set(raw) - names)
     if unknown:
-        raise ValueError(f"{path}{unknown[0]}: unknown setting (known: {', '.join(sorted(names - set(extra)))})")
+        raise ValueError(
+            f"{path}{unknown[0]}: unknown setting (known: {', '.join(sorted(names - set(extra)))})"
+        )
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
     try:
         return cls(**values, **extra)
     except TypeError as err:  # a required setting is missing
         missing = re.findall(r"'(\w+)'", str(err))
-        raise ValueError(f"{path}{missing[0] if missing else ''}: required setting is missing") from err
+        raise ValueError(
+            f"{path}{missing[0] if missing else ''}: required setting is missing"
+        ) from err
     except ValueError as err:
         raise ValueError(f"{path}{err}") from err
 
@@ -379,16 +443,31 @@ def parse_environment(name: str, raw: Mapping[str, Any]) -> EnvironmentSettings:
             _build(QueueSettings, q, f"fleets.{key}.queues[{i}].")
             for i, q in enumerate(fleet_raw.pop("queues", []))
         )
-        fleets.append(_build(FleetSettings, fleet_raw, f"fleets.{key}.",
-                             worker_type=worker_type, queues=queues))
+        fleets.append(
+            _build(
+                FleetSettings, fleet_raw, f"fleets.{key}.", worker_type=worker_type, queues=queues
+            )
+        )
     publisher_raw = dict(raw.pop("publisher", {}))
     tenant_raw = publisher_raw.pop("tenant_backlog", None)
-    tenant = _build(TenantBacklogSettings, tenant_raw, "publisher.tenant_backlog.") if tenant_raw else None
+    tenant = (
+        _build(TenantBacklogSettings, tenant_raw, "publisher.tenant_backlog.")
+        if tenant_raw
+        else None
+    )
     publisher = _build(PublisherSettings, publisher_raw, "publisher.", tenant_backlog=tenant)
     backend = _build(BackendSettings, raw.pop("backend", {}), "backend.")
     tags = {str(k): str(v) for k, v in dict(raw.pop("tags", {})).items()}
-    return _build(EnvironmentSettings, raw, "", name=name, fleets=tuple(fleets),
-                  publisher=publisher, backend=backend, tags=tags)
+    return _build(
+        EnvironmentSettings,
+        raw,
+        "",
+        name=name,
+        fleets=tuple(fleets),
+        publisher=publisher,
+        backend=backend,
+        tags=tags,
+    )
 
 
 def load_environment(name: str, config_dir: Path = CONFIG_DIR) -> EnvironmentSettings:

@@ -116,7 +116,9 @@ class StateBucket(Construct):
                     effect="Deny",
                     actions=["s3:*"],
                     resources=[self.bucket.arn, f"{self.bucket.arn}/*"],
-                    principals=[DataAwsIamPolicyDocumentStatementPrincipals(type="*", identifiers=["*"])],
+                    principals=[
+                        DataAwsIamPolicyDocumentStatementPrincipals(type="*", identifiers=["*"])
+                    ],
                     condition=[
                         DataAwsIamPolicyDocumentStatementCondition(
                             test="Bool", variable="aws:SecureTransport", values=["false"]

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from cdktf import TerraformOutput, TerraformStack
 from constructs import Construct
+from worker_metrics.contract import TARGET_TRACKED_TYPES
 
 from modules.backlog_target_tracking import BacklogTargetTracking, TrackedMetric
 from modules.provider import aws_provider
@@ -26,13 +27,14 @@ from modules.settings import EnvironmentSettings
 from modules.state_backend import configure_backend
 from modules.worker_fleet import WorkerFleet
 from modules.worker_queue import WorkerQueue
-from worker_metrics.contract import TARGET_TRACKED_TYPES
 
 
 class WorkerAutoscalingStack(TerraformStack):
     """Everything one environment deploys. ``lambda_zip`` comes from ``make lambda``."""
 
-    def __init__(self, scope: Construct, *, settings: EnvironmentSettings, lambda_zip: Path) -> None:
+    def __init__(
+        self, scope: Construct, *, settings: EnvironmentSettings, lambda_zip: Path
+    ) -> None:
         super().__init__(scope, settings.stack_name)
         self.settings = settings
         aws_provider(self, settings)
@@ -70,7 +72,9 @@ class WorkerAutoscalingStack(TerraformStack):
             metric_name=self.publisher.backlog_per_instance_metric_name,
         )
         self.scaling_policies = [
-            BacklogTargetTracking(self, f"{fleet.settings.key}-target-tracking", fleet=fleet, metric=metric)
+            BacklogTargetTracking(
+                self, f"{fleet.settings.key}-target-tracking", fleet=fleet, metric=metric
+            )
             for fleet in self.fleets
             if fleet.worker_type in TARGET_TRACKED_TYPES
         ]
@@ -81,7 +85,11 @@ class WorkerAutoscalingStack(TerraformStack):
         TerraformOutput(self, "region", value=self.settings.region)
         TerraformOutput(self, "metric_namespace", value=publisher.namespace)
         TerraformOutput(self, "metric_name", value=publisher.metric_name)
-        TerraformOutput(self, "backlog_per_instance_metric_name", value=publisher.backlog_per_instance_metric_name)
+        TerraformOutput(
+            self,
+            "backlog_per_instance_metric_name",
+            value=publisher.backlog_per_instance_metric_name,
+        )
         TerraformOutput(self, "function_name", value=publisher.function.function_name)
         TerraformOutput(self, "schedule_rule_name", value=publisher.schedule.name)
         TerraformOutput(self, "log_group_name", value=publisher.log_group.name)

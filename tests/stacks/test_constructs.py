@@ -17,7 +17,9 @@ def test_wildcard_action_is_refused() -> None:
 def test_star_resource_only_for_unscopable_actions() -> None:
     with pytest.raises(ValueError, match="'sqs:GetQueueAttributes', which can be scoped"):
         Statement("Read", ("sqs:GetQueueAttributes",), ("*",))
-    assert Statement("Describe", ("autoscaling:DescribeAutoScalingGroups",), ("*",)).resources == ("*",)
+    assert Statement("Describe", ("autoscaling:DescribeAutoScalingGroups",), ("*",)).resources == (
+        "*",
+    )
 
 
 def test_same_sid_merges_resources_and_rejects_other_actions() -> None:
@@ -31,19 +33,21 @@ def test_same_sid_merges_resources_and_rejects_other_actions() -> None:
 
 def test_target_tracking_refuses_the_lambda_controlled_fleet(lambda_zip) -> None:  # type: ignore[no-untyped-def]
     from cdktf import App, TerraformStack
+    from worker_metrics.contract import WorkerType
 
     from modules.backlog_target_tracking import BacklogTargetTracking
     from modules.settings import load_environment
     from modules.worker_fleet import WorkerFleet
     from modules.worker_queue import WorkerQueue
-    from worker_metrics.contract import WorkerType
 
     # GIVEN the Video fleet of the local environment
     env = load_environment("local")
     stack = TerraformStack(App(), "t")
     video = env.fleet(WorkerType.VIDEO)
     queues = [WorkerQueue(stack, "q", settings=video.queues[0])]
-    fleet = WorkerFleet(stack, "video", settings=video, queues=queues, name_prefix="t-x", region=env.region)
+    fleet = WorkerFleet(
+        stack, "video", settings=video, queues=queues, name_prefix="t-x", region=env.region
+    )
     # WHEN a target-tracking policy is attached THEN construction fails naming the type
     with pytest.raises(ValueError, match="'Video' is controlled by the queue-depth Lambda"):
         BacklogTargetTracking(stack, "tt", fleet=fleet)
@@ -56,4 +60,6 @@ def test_publisher_needs_the_built_zip(tmp_path) -> None:  # type: ignore[no-unt
     from modules.worker_stack import WorkerAutoscalingStack
 
     with pytest.raises(ValueError, match="run `make lambda` first"):
-        WorkerAutoscalingStack(App(), settings=load_environment("dev"), lambda_zip=tmp_path / "missing.zip")
+        WorkerAutoscalingStack(
+            App(), settings=load_environment("dev"), lambda_zip=tmp_path / "missing.zip"
+        )

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from worker_metrics.contract import WorkerType
 
 from modules.settings import (
     CONFIG_DIR,
@@ -15,7 +16,6 @@ from modules.settings import (
     load_environment,
 )
 from tests.conftest import ROOT, run_synth
-from worker_metrics.contract import WorkerType
 
 
 def _base() -> dict[str, Any]:
@@ -112,7 +112,9 @@ def test_malformed_region(tmp_path: Path) -> None:
     assert "region = 'seoul'" in message
 
 
-@pytest.mark.parametrize("schedule", ["rate(1 minutes)", "every minute", "rate(0 minutes)", "cron(* * *)"])
+@pytest.mark.parametrize(
+    "schedule", ["rate(1 minutes)", "every minute", "rate(0 minutes)", "cron(* * *)"]
+)
 def test_invalid_schedule(tmp_path: Path, schedule: str) -> None:
     doc = _base()
     doc["publisher"]["schedule"] = schedule

@@ -17,12 +17,23 @@ def test_every_stack_validates(synthesized: Synthesized) -> None:
     for stack in stacks:
         directory = synthesized.stack_dir(stack)
         init = subprocess.run(
-            ["terraform", f"-chdir={directory}", "init", "-backend=false", "-input=false", "-no-color"],
-            capture_output=True, text=True, timeout=300,
+            [
+                "terraform",
+                f"-chdir={directory}",
+                "init",
+                "-backend=false",
+                "-input=false",
+                "-no-color",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         assert init.returncode == 0, f"{stack}: init failed:\n{init.stderr}"
         validate = subprocess.run(
             ["terraform", f"-chdir={directory}", "validate", "-json", "-no-color"],
-            capture_output=True, text=True, timeout=300,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         assert '"valid": true' in validate.stdout, f"{stack}:\n{validate.stdout}"
