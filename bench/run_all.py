@@ -111,9 +111,15 @@ def time_make_test() -> dict[str, Any]:
         for line in process.stdout.splitlines()
         if re.search(r"\d+ (passed|failed|error)", line)
     ]
+    failed = [
+        line.split()[1]
+        for line in process.stdout.splitlines()
+        if line.startswith(("FAILED ", "ERROR "))
+    ]
     return {
         "seconds": round(seconds, 1),
         "returncode": process.returncode,
+        "failed_tests": failed,
         "summary": summary[-1].strip("= ") if summary else "no pytest summary",
         "load_before": round(load_before, 2),
         "load_after": round(os.getloadavg()[0], 2),
@@ -162,10 +168,13 @@ def goals_table(
     else:
         rows.append("| No-op `make synth` | < 1 s | not measured | n/a |")
     if test is not None:
-        ok = test["seconds"] <= GOAL_TEST_S and test["returncode"] == 0
+        # The goal is the wall time; failing tests are listed, not folded into it.
+        failed = test.get("failed_tests", [])
         rows.append(
             f"| `make test` on the 2-core machine (one run) | ≤ 10 min |"
-            f" {test['seconds'] / 60:.1f} min ({test['summary']}) | {verdict(ok)} |"
+            f" {test['seconds'] / 60:.1f} min ({test['summary']})"
+            f"{'; failed: ' + ', '.join(failed) if failed else ''} |"
+            f" {verdict(test['seconds'] <= GOAL_TEST_S)} |"
         )
     else:
         rows.append("| `make test` | ≤ 10 min | not measured (skipped) | n/a |")
