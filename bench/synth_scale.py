@@ -54,13 +54,13 @@ def build_and_synth(fleets: int, outdir: Path) -> dict[str, float]:
     started = time.perf_counter()
     sys.path[:0] = [str(ROOT), str(ROOT / "lambda" / "queue_depth")]
     from cdktf import App, TerraformStack
-    from worker_metrics.contract import TARGET_TRACKED_TYPES
 
     from modules.backlog_target_tracking import BacklogTargetTracking
     from modules.provider import aws_provider
     from modules.settings import QueueSettings, load_environment
     from modules.worker_fleet import WorkerFleet
     from modules.worker_queue import WorkerQueue
+    from worker_metrics.contract import TARGET_TRACKED_TYPES
 
     imported = time.perf_counter()
     env = load_environment("local")
