@@ -57,6 +57,9 @@ from cdktf_cdktf_provider_aws.lambda_function import (
     LambdaFunctionTracingConfig,
     LambdaFunctionVpcConfig,
 )
+from cdktf_cdktf_provider_aws.lambda_function_event_invoke_config import (
+    LambdaFunctionEventInvokeConfig,
+)
 from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from cdktf_cdktf_provider_aws.launch_template import (
     LaunchTemplate,
@@ -70,6 +73,7 @@ from cdktf_cdktf_provider_aws.provider import (
     AwsProvider,
     AwsProviderDefaultTags,
     AwsProviderEndpoints,
+    AwsProviderIgnoreTags,
 )
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
 from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
@@ -112,6 +116,7 @@ __all__ = [
     "AwsProvider",
     "AwsProviderDefaultTags",
     "AwsProviderEndpoints",
+    "AwsProviderIgnoreTags",
     "CloudwatchEventRule",
     "CloudwatchEventTarget",
     "CloudwatchLogGroup",
@@ -126,6 +131,7 @@ __all__ = [
     "IamRolePolicy",
     "LambdaFunction",
     "LambdaFunctionEnvironment",
+    "LambdaFunctionEventInvokeConfig",
     "LambdaFunctionTracingConfig",
     "LambdaFunctionVpcConfig",
     "LambdaPermission",

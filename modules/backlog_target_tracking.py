@@ -22,14 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from constructs import Construct
-from worker_metrics.contract import (
-    DEFAULT_BACKLOG_PER_INSTANCE_METRIC_NAME,
-    DEFAULT_NAMESPACE,
-    DIMENSION_NAME,
-    TARGET_TRACKED_TYPES,
-    TARGET_TRACKING_STATISTIC,
-    UNIT,
-)
 
 from modules.aws import (
     AutoscalingPolicy,
@@ -38,6 +30,14 @@ from modules.aws import (
     AutoscalingPolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricDimension,
 )
 from modules.worker_fleet import WorkerFleet
+from worker_metrics.contract import (
+    DEFAULT_BACKLOG_PER_INSTANCE_METRIC_NAME,
+    DEFAULT_NAMESPACE,
+    DIMENSION_NAME,
+    TARGET_TRACKED_TYPES,
+    TARGET_TRACKING_STATISTIC,
+    UNIT,
+)
 
 
 @dataclass(frozen=True)

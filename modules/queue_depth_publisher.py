@@ -19,8 +19,11 @@ IAM, from grant methods only:
   the ENI calls Lambda needs inside a VPC.
 
 Reserved concurrency 1: two ticks never overlap, so two decisions on the Video
-fleet never race. Alarms fire on Lambda errors and on missing ``QueueDepth``
-data (missing data is breaching: a silent publisher freezes target tracking).
+fleet never race; failed ticks are not retried (the next tick is a minute away),
+and a duplicate delivery of one tick scales in once (the Lambda's marker tag,
+``autoscaling:CreateOrUpdateTags`` on the Video ASG for that one tag key).
+Alarms fire on Lambda errors and on missing ``QueueDepth`` data (missing data
+is breaching: a silent publisher freezes target tracking).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from modules.aws import (
     IamRolePolicy,
     LambdaFunction,
     LambdaFunctionEnvironment,
+    LambdaFunctionEventInvokeConfig,
     LambdaFunctionTracingConfig,
     LambdaFunctionVpcConfig,
     LambdaPermission,
@@ -89,7 +93,9 @@ class QueueDepthPublisher(Construct):
         if missing:
             raise ValueError(f"fleets: no fleet for worker type(s) {', '.join(missing)}")
         if not lambda_zip.is_file():
-            raise ValueError(f"lambda_zip = {str(lambda_zip)!r}: not found; run `make lambda` first")
+            raise ValueError(
+                f"lambda_zip = {str(lambda_zip)!r}: not found; run `make lambda` first"
+            )
         self.settings = settings
         self.fleets = by_type
         self.namespace = namespace
@@ -132,6 +138,7 @@ class QueueDepthPublisher(Construct):
         policy.allow("DescribeAutoScalingGroups", ["autoscaling:DescribeAutoScalingGroups"], ["*"])
         for worker_type in LAMBDA_CONTROLLED_TYPES:
             by_type[worker_type].grant_set_desired_capacity(policy)
+            by_type[worker_type].grant_tag(policy, contract.VIDEO_SCALE_IN_MARKER_TAG)
         policy.allow("SendTraces", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"])
         policy.allow(
             "WriteOwnLogs",
@@ -140,7 +147,9 @@ class QueueDepthPublisher(Construct):
         )
         tenant = settings.tenant_backlog
         if tenant is not None:
-            policy.allow("ReadBacklogDatabaseSecret", ["secretsmanager:GetSecretValue"], [tenant.secret_arn])
+            policy.allow(
+                "ReadBacklogDatabaseSecret", ["secretsmanager:GetSecretValue"], [tenant.secret_arn]
+            )
             if tenant.subnet_ids:
                 policy.allow(
                     "LambdaVpcNetworkInterfaces",
@@ -175,7 +184,9 @@ class QueueDepthPublisher(Construct):
             self,
             "function",
             function_name=self.function_name,
-            description="Publishes QueueDepth/BacklogPerInstance per WorkerType and drives the Video fleet",
+            description=(
+                "Publishes QueueDepth/BacklogPerInstance per WorkerType and drives the Video fleet"
+            ),
             role=self.role.arn,
             handler=HANDLER,
             runtime=settings.runtime,
@@ -184,14 +195,17 @@ class QueueDepthPublisher(Construct):
             timeout=settings.timeout_seconds,
             reserved_concurrent_executions=1,
             filename=asset.path,
-            source_code_hash=base64.b64encode(hashlib.sha256(lambda_zip.read_bytes()).digest()).decode(),
+            source_code_hash=base64.b64encode(
+                hashlib.sha256(lambda_zip.read_bytes()).digest()
+            ).decode(),
             environment=LambdaFunctionEnvironment(variables=self.environment),
             # Active tracing: a slow tick (SQS, PutMetricData, the backlog query) shows
             # where its time went. Costs cents at one trace a minute.
             tracing_config=LambdaFunctionTracingConfig(mode="Active"),
             vpc_config=(
                 LambdaFunctionVpcConfig(
-                    subnet_ids=list(tenant.subnet_ids), security_group_ids=list(tenant.security_group_ids)
+                    subnet_ids=list(tenant.subnet_ids),
+                    security_group_ids=list(tenant.security_group_ids),
                 )
                 if tenant is not None and tenant.subnet_ids
                 else None
@@ -203,6 +217,16 @@ class QueueDepthPublisher(Construct):
 
         self._suppress_function_findings(in_vpc=tenant is not None and bool(tenant.subnet_ids))
 
+        # A failed tick is not retried: the next scheduled tick, a minute later, reads
+        # fresh state, whereas a retry would arrive late and overlap it.
+        LambdaFunctionEventInvokeConfig(
+            self,
+            "no-retries",
+            function_name=self.function.function_name,
+            maximum_retry_attempts=0,
+            maximum_event_age_in_seconds=60,
+        )
+
         self.schedule = CloudwatchEventRule(
             self,
             "schedule",
@@ -211,7 +235,11 @@ class QueueDepthPublisher(Construct):
             schedule_expression=settings.schedule,
         )
         CloudwatchEventTarget(
-            self, "schedule-target", rule=self.schedule.name, arn=self.function.arn, target_id="queue-depth"
+            self,
+            "schedule-target",
+            rule=self.schedule.name,
+            arn=self.function.arn,
+            target_id="queue-depth",
         )
         LambdaPermission(
             self,
@@ -228,7 +256,9 @@ class QueueDepthPublisher(Construct):
             self,
             "errors-alarm",
             alarm_name=f"{self.function_name}-errors",
-            alarm_description="The queue-depth Lambda failed: some metrics or the Video decision are missing.",
+            alarm_description=(
+                "The queue-depth Lambda failed: some metrics or the Video decision are missing."
+            ),
             namespace="AWS/Lambda",
             metric_name="Errors",
             dimensions={"FunctionName": self.function.function_name},
@@ -298,13 +328,23 @@ class QueueDepthPublisher(Construct):
         )
 
     def _environment(self) -> dict[str, str]:
-        """The Lambda's environment, named by the contract's ``EnvVar``."""
-        env = {
-            contract.EnvVar.METRIC_NAMESPACE: self.namespace,
-            contract.EnvVar.METRIC_NAME: self.metric_name,
-            contract.EnvVar.BACKLOG_PER_INSTANCE_METRIC_NAME: self.backlog_per_instance_metric_name,
-        }
-        for worker_type, fleet in self.fleets.items():
-            env[contract.EnvVar.queue_urls(worker_type)] = ",".join(q.url for q in fleet.queues)
-            env[contract.EnvVar.asg_name(worker_type)] = fleet.asg.name
+        """The Lambda's environment, written by the contract's ``lambda_environment``
+        (the same definition ``worker_metrics.config`` reads)."""
+        video = self.fleets[WorkerType.VIDEO].settings
+        env = contract.lambda_environment(
+            queue_urls={t: [q.url for q in fleet.queues] for t, fleet in self.fleets.items()},
+            asg_names={t: fleet.asg.name for t, fleet in self.fleets.items()},
+            namespace=self.namespace,
+            metric_name=self.metric_name,
+            backlog_per_instance_metric_name=self.backlog_per_instance_metric_name,
+            video_messages_per_instance=float(video.target_messages_per_instance),
+            video_jobs_per_instance=self.settings.video_jobs_per_instance,
+            video_scale_in_step=self.settings.video_scale_in_step,
+        )
+        tenant = self.settings.tenant_backlog
+        if tenant is not None:
+            # Only the secret's ARN: the credentials stay in Secrets Manager.
+            env[contract.EnvVar.BACKLOG_DB_SECRET_ARN] = tenant.secret_arn
+            env[contract.EnvVar.BACKLOG_TOP_TENANTS] = str(tenant.top_tenants)
+            env[contract.EnvVar.BACKLOG_STATEMENT_TIMEOUT_MS] = str(tenant.statement_timeout_ms)
         return env

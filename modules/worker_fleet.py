@@ -40,7 +40,7 @@ from modules.aws import (
     LaunchTemplateMetadataOptions,
     LaunchTemplateTagSpecifications,
 )
-from modules.iam import PolicyDocumentBuilder, assume_role_policy
+from modules.iam import Condition, PolicyDocumentBuilder, assume_role_policy
 from modules.settings import FleetSettings
 from modules.worker_queue import WorkerQueue
 from worker_metrics.contract import DIMENSION_NAME
@@ -100,7 +100,9 @@ class WorkerFleet(Construct):
             name=f"{self.name}-instance",
             assume_role_policy=assume_role_policy(self, "instance-trust", "ec2.amazonaws.com").json,
         )
-        profile = IamInstanceProfile(self, "instance-profile", name=f"{self.name}-instance", role=role.name)
+        profile = IamInstanceProfile(
+            self, "instance-profile", name=f"{self.name}-instance", role=role.name
+        )
 
         template = LaunchTemplate(
             self,
@@ -129,7 +131,8 @@ class WorkerFleet(Construct):
             ],
             tag_specifications=[
                 LaunchTemplateTagSpecifications(
-                    resource_type=kind, tags={"Name": self.name, DIMENSION_NAME: self.worker_type.value}
+                    resource_type=kind,
+                    tags={"Name": self.name, DIMENSION_NAME: self.worker_type.value},
                 )
                 for kind in ("instance", "volume")
             ],
@@ -163,7 +166,9 @@ class WorkerFleet(Construct):
                             launch_template_id=template.id, version="$Latest"
                         ),
                         override=[
-                            AutoscalingGroupMixedInstancesPolicyLaunchTemplateOverride(instance_type=t)
+                            AutoscalingGroupMixedInstancesPolicyLaunchTemplateOverride(
+                                instance_type=t
+                            )
                             for t in settings.instance_types
                         ],
                     )
@@ -187,12 +192,16 @@ class WorkerFleet(Construct):
                 preferences=AutoscalingGroupInstanceRefreshPreferences(
                     min_healthy_percentage=INSTANCE_REFRESH_MIN_HEALTHY_PERCENTAGE,
                     # Protected (busy) Video instances are skipped, not killed mid-encode.
-                    scale_in_protected_instances="Wait" if settings.protect_from_scale_in else "Refresh",
+                    scale_in_protected_instances="Wait"
+                    if settings.protect_from_scale_in
+                    else "Refresh",
                 ),
             ),
             tag=[
                 AutoscalingGroupTag(key="Name", value=self.name, propagate_at_launch=True),
-                AutoscalingGroupTag(key=DIMENSION_NAME, value=self.worker_type.value, propagate_at_launch=True),
+                AutoscalingGroupTag(
+                    key=DIMENSION_NAME, value=self.worker_type.value, propagate_at_launch=True
+                ),
                 # Provider default_tags do not reach instances launched by an ASG.
                 *(
                     AutoscalingGroupTag(key=key, value=value, propagate_at_launch=True)
@@ -209,7 +218,9 @@ class WorkerFleet(Construct):
             queue.grant_consume_messages(policy)
         if settings.protect_from_scale_in:
             # The worker clears its own protection when idle, and sets it when it takes a job.
-            policy.allow("ManageOwnScaleInProtection", ["autoscaling:SetInstanceProtection"], [self.asg.arn])
+            policy.allow(
+                "ManageOwnScaleInProtection", ["autoscaling:SetInstanceProtection"], [self.asg.arn]
+            )
         IamRolePolicy(
             self,
             "instance-policy",
@@ -221,3 +232,14 @@ class WorkerFleet(Construct):
     def grant_set_desired_capacity(self, policy: PolicyDocumentBuilder) -> None:
         """Allow ``autoscaling:SetDesiredCapacity`` on this fleet's ASG only."""
         policy.allow("SetDesiredCapacity", ["autoscaling:SetDesiredCapacity"], [self.asg.arn])
+
+    def grant_tag(self, policy: PolicyDocumentBuilder, tag_key: str) -> None:
+        """Allow ``autoscaling:CreateOrUpdateTags`` on this fleet's ASG, for ``tag_key`` only
+        (the Lambda's Video scale-in marker; the provider ignores that tag, see
+        ``modules/provider.py``)."""
+        policy.allow(
+            "WriteScaleInMarkerTag",
+            ["autoscaling:CreateOrUpdateTags"],
+            [self.asg.arn],
+            conditions=(Condition("ForAllValues:StringEquals", "aws:TagKeys", (tag_key,)),),
+        )

@@ -18,7 +18,6 @@ from pathlib import Path
 
 from cdktf import TerraformOutput, TerraformStack
 from constructs import Construct
-from worker_metrics.contract import TARGET_TRACKED_TYPES
 
 from modules.backlog_target_tracking import BacklogTargetTracking, TrackedMetric
 from modules.provider import aws_provider
@@ -27,6 +26,7 @@ from modules.settings import EnvironmentSettings
 from modules.state_backend import configure_backend
 from modules.worker_fleet import WorkerFleet
 from modules.worker_queue import WorkerQueue
+from worker_metrics.contract import TARGET_TRACKED_TYPES
 
 
 class WorkerAutoscalingStack(TerraformStack):

@@ -1,7 +1,8 @@
 """AWS Lambda entry point of the queue-depth publisher (``lambda_function.lambda_handler``).
 
-Thin on purpose: read the configuration, build the clients, run one tick, log it,
-and fail the invocation if anything failed. The logic lives in ``worker_metrics``.
+Thin on purpose: read the configuration, build the clients (and the optional
+per-tenant backlog source, on when ``BACKLOG_DB_SECRET_ARN`` is set), run one
+tick, log it, and fail the invocation if anything failed. The logic lives in ``worker_metrics``.
 
 Configuration and clients are built on the first invocation of a container
 (cold start) and reused while the environment is unchanged; an invalid
@@ -16,9 +17,16 @@ import os
 import threading
 from typing import Any
 
-from worker_metrics.clients import build_clients
+from worker_metrics.clients import build_clients, build_sources
 from worker_metrics.config import PublisherConfig
-from worker_metrics.tick import AwsClients, TickFailed, emit_logs, run_tick, tick_time
+from worker_metrics.tick import (
+    AwsClients,
+    MetricSource,
+    TickFailed,
+    emit_logs,
+    run_tick,
+    tick_time,
+)
 
 logger = logging.getLogger("worker_metrics")
 # The Lambda runtime's root logger lets WARNING through by default; the tick
@@ -26,10 +34,10 @@ logger = logging.getLogger("worker_metrics")
 logger.setLevel(logging.INFO)
 
 _lock = threading.Lock()
-_cached: tuple[dict[str, str], PublisherConfig, AwsClients] | None = None
+_cached: tuple[dict[str, str], PublisherConfig, AwsClients, tuple[MetricSource, ...]] | None = None
 
 
-def _load() -> tuple[PublisherConfig, AwsClients]:
+def _load() -> tuple[PublisherConfig, AwsClients, tuple[MetricSource, ...]]:
     """Config and clients for the current environment, built once per environment."""
     global _cached
     # Names starting with "_" are the runtime's per-invocation values (e.g.
@@ -39,14 +47,15 @@ def _load() -> tuple[PublisherConfig, AwsClients]:
     with _lock:
         if _cached is None or _cached[0] != environ:
             config = PublisherConfig.from_env(environ)
-            _cached = (environ, config, build_clients(config))
-        return _cached[1], _cached[2]
+            sources = build_sources(environ, logger)
+            _cached = (environ, config, build_clients(config), sources)
+        return _cached[1], _cached[2], _cached[3]
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     """Run one tick; return its log record, or raise ``TickFailed`` after logging."""
-    config, clients = _load()
-    result = run_tick(config, clients, tick_time(event))
+    config, clients, sources = _load()
+    result = run_tick(config, clients, tick_time(event), sources)
     emit_logs(result, logger)
     if not result.ok:
         raise TickFailed(result)

@@ -6,14 +6,10 @@ no-drift plan right after apply, then the loop, then destroy.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from worker_metrics.contract import (
-    DEFAULT_BACKLOG_PER_INSTANCE_METRIC_NAME,
-    DEFAULT_METRIC_NAME,
-    WorkerType,
-)
 
 from fleetctl.demo import (
     describe_groups,
@@ -25,6 +21,11 @@ from fleetctl.demo import (
 from fleetctl.terraform import PLAN_NO_CHANGES
 from fleetctl.zip_handler import ZipHandler
 from tests.e2e.conftest import Deployed
+from worker_metrics.contract import (
+    DEFAULT_BACKLOG_PER_INSTANCE_METRIC_NAME,
+    DEFAULT_METRIC_NAME,
+    WorkerType,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.terraform]
 
@@ -79,8 +80,12 @@ def test_zip_handler_publishes_the_contract_and_video_follows_the_backlog(
             group = describe_groups(clients["autoscaling"], names)[WorkerType.VIDEO]
             desired.append(group.desired)
 
-    # THEN Video scaled out to the backlog at once, then in one instance per tick
-    assert desired == [5, 4, 3, 2, 1, 0, 0]
+    # THEN Video scaled out to the backlog at once (ceil(5 / messages per instance)
+    # of the settings), then in one instance per tick
+    per_instance = deployed.settings.fleet(WorkerType.VIDEO).target_messages_per_instance
+    peak = math.ceil(5 / per_instance)
+    assert peak > 1
+    assert desired == [*range(peak, -1, -1), *[0] * (7 - peak - 1)]
     # AND the contract's metrics were published for every type, at the event's time
     listed = {
         (m["MetricName"], m["Dimensions"][0]["Value"])

@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+
 from worker_metrics.contract import EnvVar, WorkerType, lambda_environment
 
 REGION = "ap-northeast-2"

@@ -4,6 +4,7 @@ and every bad variable is named in the error."""
 from __future__ import annotations
 
 import pytest
+
 from worker_metrics.config import ConfigError, PublisherConfig, is_queue_url
 from worker_metrics.contract import (
     DEFAULT_BACKLOG_PER_INSTANCE_METRIC_NAME,

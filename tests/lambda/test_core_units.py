@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+
 from worker_metrics.contract import COUNTING_RULES, CountingRule, WorkerType
 from worker_metrics.fleet_state import FleetState
 from worker_metrics.publish import MAX_DATUMS_PER_CALL, chunk, datum, error_datum

@@ -10,11 +10,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
-import lambda_function
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from conftest import ASG_NAMES, LocalAws, scheduled_event, set_environment, this_minute
+
+import lambda_function
 from worker_metrics.config import PublisherConfig
 from worker_metrics.contract import VIDEO_SCALE_IN_MARKER_TAG, WorkerType
 from worker_metrics.publish import datum

@@ -8,9 +8,10 @@ import logging
 import threading
 from datetime import timedelta
 
-import lambda_function
 import pytest
 from conftest import ASG_NAMES, LocalAws, scheduled_event, set_environment, this_minute
+
+import lambda_function
 from worker_metrics.contract import WorkerType
 
 SEED_SCHEMA_DIMENSIONS = {

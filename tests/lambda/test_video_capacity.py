@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from worker_metrics.video_capacity import (
     Action,
     CapacityBounds,

@@ -33,12 +33,12 @@ def test_same_sid_merges_resources_and_rejects_other_actions() -> None:
 
 def test_target_tracking_refuses_the_lambda_controlled_fleet(lambda_zip) -> None:  # type: ignore[no-untyped-def]
     from cdktf import App, TerraformStack
-    from worker_metrics.contract import WorkerType
 
     from modules.backlog_target_tracking import BacklogTargetTracking
     from modules.settings import load_environment
     from modules.worker_fleet import WorkerFleet
     from modules.worker_queue import WorkerQueue
+    from worker_metrics.contract import WorkerType
 
     # GIVEN the Video fleet of the local environment
     env = load_environment("local")

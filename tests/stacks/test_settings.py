@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from worker_metrics.contract import WorkerType
 
 from modules.settings import (
     CONFIG_DIR,
@@ -16,6 +15,7 @@ from modules.settings import (
     load_environment,
 )
 from tests.conftest import ROOT, run_synth
+from worker_metrics.contract import WorkerType
 
 
 def _base() -> dict[str, Any]:

@@ -54,10 +54,15 @@ def test_target_tracking_consumes_exactly_what_the_lambda_publishes(
         assert policy["policy_type"] == "TargetTrackingScaling"
         assert spec["namespace"] == contract.DEFAULT_NAMESPACE
         assert spec["metric_name"] == contract.DEFAULT_BACKLOG_PER_INSTANCE_METRIC_NAME
-        assert spec["metric_dimension"] == [{"name": contract.DIMENSION_NAME, "value": worker_type.value}]
+        assert spec["metric_dimension"] == [
+            {"name": contract.DIMENSION_NAME, "value": worker_type.value}
+        ]
         assert spec["statistic"] == "Average"
         fleet = settings.fleet(worker_type)
-        assert policy["target_tracking_configuration"]["target_value"] == fleet.target_messages_per_instance
+        assert (
+            policy["target_tracking_configuration"]["target_value"]
+            == fleet.target_messages_per_instance
+        )
         assert policy["estimated_instance_warmup"] == fleet.instance_warmup_seconds
         # no cooldown fields: EC2 target tracking ignores them (the old script's mistake)
         assert "cooldown" not in json.dumps(policy)
@@ -68,7 +73,9 @@ def test_target_tracking_consumes_exactly_what_the_lambda_publishes(
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_video_has_no_scaling_policy_and_is_driven_by_the_lambda(synthesized: Synthesized, env: str) -> None:
+def test_video_has_no_scaling_policy_and_is_driven_by_the_lambda(
+    synthesized: Synthesized, env: str
+) -> None:
     doc = synthesized.json(f"workers-{env}")
     policies = _policies_by_type(doc)
     assert WorkerType.VIDEO.value not in policies
@@ -101,7 +108,9 @@ def test_every_iam_statement_is_resource_scoped_except_documented_calls(
             assert set(statement["actions"]) <= set(UNSCOPABLE_ACTIONS), statement
         else:
             for resource in statement["resources"]:
-                assert resource.startswith("${"), f"literal resource {resource!r} in {statement['sid']}"
+                assert resource.startswith("${"), (
+                    f"literal resource {resource!r} in {statement['sid']}"
+                )
 
 
 def test_publisher_grants(synthesized: Synthesized) -> None:
@@ -111,15 +120,23 @@ def test_publisher_grants(synthesized: Synthesized) -> None:
     put = by_sid["PutMetricDataInOwnNamespace"]
     assert put["actions"] == ["cloudwatch:PutMetricData"]
     assert put["condition"] == [
-        {"test": "StringEquals", "variable": "cloudwatch:namespace", "values": [contract.DEFAULT_NAMESPACE]}
+        {
+            "test": "StringEquals",
+            "variable": "cloudwatch:namespace",
+            "values": [contract.DEFAULT_NAMESPACE],
+        }
     ]
     # SetDesiredCapacity on the Video ASG only
-    assert by_sid["SetDesiredCapacity"]["resources"] == ["${aws_autoscaling_group.video-fleet_asg_792D0BD4.arn}"]
+    assert by_sid["SetDesiredCapacity"]["resources"] == [
+        "${aws_autoscaling_group.video-fleet_asg_792D0BD4.arn}"
+    ]
     # GetQueueAttributes on exactly the 4 prod queues (imported by name)
     read = by_sid["ReadQueueAttributes"]["resources"]
     assert len(read) == 4 and all(r.startswith("${data.aws_sqs_queue.") for r in read)
     # logs on its own log group only
-    assert by_sid["WriteOwnLogs"]["resources"] == ["${aws_cloudwatch_log_group.queue-depth_log-group_655BFCB6.arn}:*"]
+    assert by_sid["WriteOwnLogs"]["resources"] == [
+        "${aws_cloudwatch_log_group.queue-depth_log-group_655BFCB6.arn}:*"
+    ]
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -149,13 +166,17 @@ def test_asgs_leave_desired_capacity_to_the_scaler(synthesized: Synthesized, env
 
 
 def test_video_protection_follows_settings(synthesized: Synthesized) -> None:
-    asgs = {a["name"]: a for a in _resources(synthesized.json("workers-prod"), "aws_autoscaling_group")}
+    asgs = {
+        a["name"]: a for a in _resources(synthesized.json("workers-prod"), "aws_autoscaling_group")
+    }
     assert asgs["academy-prod-video-workers"]["protect_from_scale_in"] is True
     assert asgs["academy-prod-ai-workers"]["protect_from_scale_in"] is False
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_launch_templates_require_imdsv2_and_encrypt_ebs(synthesized: Synthesized, env: str) -> None:
+def test_launch_templates_require_imdsv2_and_encrypt_ebs(
+    synthesized: Synthesized, env: str
+) -> None:
     for template in _resources(synthesized.json(f"workers-{env}"), "aws_launch_template"):
         assert template["metadata_options"]["http_tokens"] == "required"
         (mapping,) = template["block_device_mappings"]
@@ -203,7 +224,10 @@ def test_local_provider_targets_an_emulated_aws(synthesized: Synthesized) -> Non
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_alarms_on_errors_and_missing_data(synthesized: Synthesized, env: str) -> None:
-    alarms = {a["alarm_name"]: a for a in _resources(synthesized.json(f"workers-{env}"), "aws_cloudwatch_metric_alarm")}
+    alarms = {
+        a["alarm_name"]: a
+        for a in _resources(synthesized.json(f"workers-{env}"), "aws_cloudwatch_metric_alarm")
+    }
     prefix = load_environment(env).name_prefix
     assert alarms[f"{prefix}-queue-depth-errors"]["metric_name"] == "Errors"
     for worker_type in WorkerType:
@@ -219,7 +243,15 @@ def test_state_bucket_is_hardened(synthesized: Synthesized) -> None:
     (block,) = _resources(doc, "aws_s3_bucket_public_access_block")
     (sse,) = _resources(doc, "aws_s3_bucket_server_side_encryption_configuration")
     assert versioning["versioning_configuration"]["status"] == "Enabled"
-    assert all(block[k] is True for k in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"))
+    assert all(
+        block[k] is True
+        for k in (
+            "block_public_acls",
+            "block_public_policy",
+            "ignore_public_acls",
+            "restrict_public_buckets",
+        )
+    )
     assert sse["rule"][0]["apply_server_side_encryption_by_default"]["sse_algorithm"] == "aws:kms"
     (tls,) = doc["data"]["aws_iam_policy_document"].values()
     assert tls["statement"][0]["condition"][0]["variable"] == "aws:SecureTransport"
@@ -245,3 +277,51 @@ def test_cdktf_testing_matchers_agree(synthesized: Synthesized) -> None:
     assert not Testing.to_have_resource_with_properties(
         text, "aws_autoscaling_policy", {"name": "academy-prod-video-workers-backlog-per-instance"}
     )
+
+
+def test_lambda_environment_carries_the_video_knobs_from_settings(synthesized: Synthesized) -> None:
+    # GIVEN prod's settings WHEN the Lambda's environment is synthesized
+    env = _lambda_env(synthesized.json("workers-prod"))
+    settings = load_environment("prod")
+    video = settings.fleet(WorkerType.VIDEO)
+    # THEN the Video decision uses the settings' numbers, and every type has queues + ASG
+    assert (
+        float(env[contract.EnvVar.VIDEO_MESSAGES_PER_INSTANCE])
+        == video.target_messages_per_instance
+    )
+    assert int(env[contract.EnvVar.VIDEO_SCALE_IN_STEP]) == settings.publisher.video_scale_in_step
+    assert (
+        int(env[contract.EnvVar.VIDEO_JOBS_PER_INSTANCE])
+        == settings.publisher.video_jobs_per_instance
+    )
+    for worker_type in WorkerType:
+        assert env[contract.EnvVar.queue_urls(worker_type)]
+        assert env[contract.EnvVar.asg_name(worker_type)].startswith("${aws_autoscaling_group.")
+    # no database credentials in the environment, ever
+    assert not any("PASSWORD" in key for key in env)
+
+
+def test_scale_in_marker_tag_is_writable_only_for_its_key_and_ignored_by_terraform(
+    synthesized: Synthesized,
+) -> None:
+    doc = synthesized.json("workers-prod")
+    by_sid = {s["sid"]: s for s in _statements(doc)}
+    tag = by_sid["WriteScaleInMarkerTag"]
+    assert tag["actions"] == ["autoscaling:CreateOrUpdateTags"]
+    assert tag["resources"] == by_sid["SetDesiredCapacity"]["resources"]
+    assert tag["condition"] == [
+        {
+            "test": "ForAllValues:StringEquals",
+            "variable": "aws:TagKeys",
+            "values": [contract.VIDEO_SCALE_IN_MARKER_TAG],
+        }
+    ]
+    (provider,) = doc["provider"]["aws"]
+    assert provider["ignore_tags"] == [{"keys": [contract.VIDEO_SCALE_IN_MARKER_TAG]}]
+
+
+def test_failed_ticks_are_not_retried(synthesized: Synthesized) -> None:
+    (config,) = _resources(
+        synthesized.json("workers-prod"), "aws_lambda_function_event_invoke_config"
+    )
+    assert config["maximum_retry_attempts"] == 0

@@ -7,12 +7,21 @@ endpoint come from the usual environment (``AWS_REGION`` in Lambda;
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
+
 import boto3
 from botocore.config import Config
 
 from worker_metrics.config import PublisherConfig
+from worker_metrics.contract import TENANT_BACKLOG_STAGE, WorkerType
 from worker_metrics.sqs_backlog import MAX_READ_THREADS
-from worker_metrics.tick import AwsClients
+from worker_metrics.tenant_backlog import (
+    TenantBacklogConfig,
+    TenantBacklogSource,
+    secrets_client_config,
+)
+from worker_metrics.tick import AwsClients, MetricSource
 
 MAX_ATTEMPTS = 3
 """Attempts per API call (first try + 2 retries) in adaptive retry mode."""
@@ -47,3 +56,19 @@ def build_clients(config: PublisherConfig, session: boto3.Session | None = None)
         autoscaling=session.client("autoscaling", config=settings),
         cloudwatch=session.client("cloudwatch", config=settings),
     )
+
+
+def build_sources(
+    environ: Mapping[str, str], logger: logging.Logger, session: boto3.Session | None = None
+) -> tuple[MetricSource, ...]:
+    """The tick's optional extra sources: the per-tenant Video backlog from
+    PostgreSQL when ``BACKLOG_DB_SECRET_ARN`` is set, else none.
+
+    Raises ``TenantBacklogConfigError`` naming an invalid ``BACKLOG_*`` variable.
+    """
+    backlog = TenantBacklogConfig.from_env(environ)
+    if backlog is None:
+        return ()
+    secrets = (session or boto3.Session()).client("secretsmanager", config=secrets_client_config())
+    source = TenantBacklogSource(backlog, secrets, logger)
+    return (MetricSource(TENANT_BACKLOG_STAGE, WorkerType.VIDEO, source.collect),)
