@@ -54,14 +54,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "lambda" / "queue_depth")]
 
 import pg8000.native  # noqa: E402
+
+from tests.pg import PostgresCluster, PostgresUnavailable  # noqa: E402
 from worker_metrics.tenant_backlog import (  # noqa: E402
     TenantBacklogConfig,
     backlog_sql,
     count_backlog,
     read_only_transaction,
 )
-
-from tests.pg import PostgresCluster, PostgresUnavailable  # noqa: E402
 
 BASE_VIDEOS = 2_000_000
 SESSIONS = 200_000

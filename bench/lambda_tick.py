@@ -50,6 +50,7 @@ sys.path.insert(0, str(ROOT / "lambda" / "queue_depth"))
 import boto3  # noqa: E402
 import urllib3  # noqa: E402
 from botocore.awsrequest import AWSResponse  # noqa: E402
+
 from worker_metrics.clients import build_clients  # noqa: E402
 from worker_metrics.config import PublisherConfig  # noqa: E402
 from worker_metrics.contract import WorkerType, lambda_environment  # noqa: E402

@@ -44,8 +44,6 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-from worker_metrics import contract
-from worker_metrics.contract import TARGET_TRACKED_TYPES, WorkerType
 
 from fleetctl.local_aws import LocalAws, LocalAwsError
 from fleetctl.stack_outputs import StackOutputs, StackOutputsError
@@ -54,6 +52,8 @@ from fleetctl.terraform import Terraform, TerraformError, copy_stack
 from fleetctl.worker_simulator import SimulatedFleet, WorkerSimulator
 from fleetctl.zip_handler import ZipHandler, ZipHandlerError
 from modules.settings import CONFIG_DIR, EnvironmentSettings, load_environment
+from worker_metrics import contract
+from worker_metrics.contract import TARGET_TRACKED_TYPES, WorkerType
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 STEPS = 7

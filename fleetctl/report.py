@@ -31,15 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import worker_metrics
-from worker_metrics import contract
-from worker_metrics.contract import (
-    LAMBDA_CONTROLLED_TYPES,
-    TARGET_TRACKED_TYPES,
-    EnvVar,
-    WorkerType,
-)
 
+import worker_metrics
 from fleetctl import code_map
 from fleetctl.contract_checks import (
     Dimensions,
@@ -49,6 +42,13 @@ from fleetctl.contract_checks import (
     show_dimensions,
 )
 from modules.settings import CONFIG_DIR, EnvironmentSettings, load_environment
+from worker_metrics import contract
+from worker_metrics.contract import (
+    LAMBDA_CONTROLLED_TYPES,
+    TARGET_TRACKED_TYPES,
+    EnvVar,
+    WorkerType,
+)
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 FORMATS = ("md", "html")

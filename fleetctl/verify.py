@@ -49,9 +49,6 @@ from botocore.exceptions import (
     TokenRetrievalError,
     UnauthorizedSSOTokenError,
 )
-from worker_metrics import contract
-from worker_metrics.config import ConfigError, PublisherConfig
-from worker_metrics.contract import LAMBDA_CONTROLLED_TYPES, TARGET_TRACKED_TYPES, WorkerType
 
 from fleetctl.contract_checks import (
     PublishedSchema,
@@ -67,6 +64,9 @@ from fleetctl.stack_outputs import (
     stack_dir,
 )
 from modules.settings import CONFIG_DIR, load_environment
+from worker_metrics import contract
+from worker_metrics.config import ConfigError, PublisherConfig
+from worker_metrics.contract import LAMBDA_CONTROLLED_TYPES, TARGET_TRACKED_TYPES, WorkerType
 
 PERIOD_SECONDS = 60
 """The Lambda publishes one datum per type per minute; statistics are read per minute."""

@@ -35,37 +35,45 @@ def _wanted(name: str) -> bool:
         return False
     if Path(name).suffix in EXCLUDED_SUFFIXES:
         return False
-    return not (len(parts) == 2 and parts[0].endswith(".dist-info")
-                and parts[1] in EXCLUDED_DIST_INFO)
+    return not (
+        len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] in EXCLUDED_DIST_INFO
+    )
 
 
-def _pinned_wheels(wheel_dir: Path) -> list[Path]:
-    """One wheel per pin of lambda/requirements.txt; a missing one is an error."""
+def _pinned_wheels(wheel_dir: Path, requirements: Path) -> list[Path]:
+    """One wheel per pin of ``requirements``; a missing one is an error."""
     wheels = []
-    for line in (ROOT / "lambda" / "requirements.txt").read_text().splitlines():
+    for line in requirements.read_text().splitlines():
         spec = line.split("#", 1)[0].strip()
         if not spec:
             continue
         name, _, version = spec.partition("==")
         stem = name.replace("-", "_").lower()
         found = sorted(
-            w for w in wheel_dir.glob("*.whl")
+            w
+            for w in wheel_dir.glob("*.whl")
             if w.name.lower().startswith(f"{stem}-{version}-") and w.name.endswith("-none-any.whl")
         )
         if not found:
-            sys.exit(f"build_lambda: no pure-Python wheel for {spec} in {wheel_dir}; run `make setup`")
+            sys.exit(
+                f"build_lambda: no pure-Python wheel for {spec} in {wheel_dir}; run `make setup`"
+            )
         wheels.append(found[0])
     return wheels
 
 
-def collect(wheel_dir: Path) -> dict[str, bytes]:
-    """Map of archive name -> bytes for every file of the package."""
+def collect(wheel_dir: Path, source: Path = SOURCE) -> dict[str, bytes]:
+    """Map of archive name -> bytes for every file of the package.
+
+    ``source`` is the package folder (``lambda/queue_depth``); its pins are
+    ``../requirements.txt``.
+    """
     files: dict[str, bytes] = {}
-    for path in SOURCE.rglob("*"):
-        name = path.relative_to(SOURCE).as_posix()
+    for path in source.rglob("*"):
+        name = path.relative_to(source).as_posix()
         if path.is_file() and _wanted(name):
             files[name] = path.read_bytes()
-    for wheel in _pinned_wheels(wheel_dir):
+    for wheel in _pinned_wheels(wheel_dir, source.parent / "requirements.txt"):
         with zipfile.ZipFile(wheel) as archive:
             for info in archive.infolist():
                 if not info.is_dir() and _wanted(info.filename):
@@ -94,11 +102,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--wheels", type=Path, default=ROOT / ".cache" / "lambda-wheels")
     parser.add_argument("--out", type=Path, default=ROOT / "dist" / "queue_depth_lambda.zip")
+    parser.add_argument("--source", type=Path, default=SOURCE, help="package folder")
     args = parser.parse_args(argv)
-    files = collect(args.wheels)
+    files = collect(args.wheels, args.source)
     digest = write_zip(files, args.out)
-    print(f"{args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}: "
-          f"{len(files)} files, sha256 {digest}")
+    print(
+        f"{args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}: "
+        f"{len(files)} files, sha256 {digest}"
+    )
     return 0
 
 

@@ -49,10 +49,11 @@ class Synthesized:
         return sorted(p.name for p in (self.outdir / "stacks").iterdir())
 
 
-def build_lambda_zip(out: Path) -> Path:
+def build_lambda_zip(out: Path, source: Path | None = None) -> Path:
     """Build the Lambda zip with the project's own script (as `make lambda` does)."""
+    extra = ["--source", str(source)] if source else []
     subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "build_lambda.py"), "--out", str(out)],
+        [sys.executable, str(ROOT / "scripts" / "build_lambda.py"), "--out", str(out), *extra],
         check=True,
         capture_output=True,
         text=True,
@@ -82,7 +83,9 @@ def lambda_zip() -> Path:
 
 
 @pytest.fixture(scope="session")
-def synthesized(tmp_path_factory: pytest.TempPathFactory, lambda_zip: Path) -> Iterator[Synthesized]:
+def synthesized(
+    tmp_path_factory: pytest.TempPathFactory, lambda_zip: Path
+) -> Iterator[Synthesized]:
     """Every environment, synthesized once per test session by the real app."""
     outdir = tmp_path_factory.mktemp("cdktf.out")
     result = run_synth(outdir)

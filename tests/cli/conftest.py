@@ -21,6 +21,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+
 from worker_metrics import contract
 from worker_metrics.contract import TARGET_TRACKED_TYPES, WorkerType
 

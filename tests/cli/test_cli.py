@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from worker_metrics.contract import WorkerType
 
 from fleetctl import cli
 from fleetctl.stack_outputs import StackOutputs, StackOutputsError, read_outputs_file
 from fleetctl.verify import largest_gap
+from worker_metrics.contract import WorkerType
 
 ROOT = Path(__file__).resolve().parents[2]
 FLAT = {

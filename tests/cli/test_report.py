@@ -6,13 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from worker_metrics import contract
-from worker_metrics.contract import LAMBDA_CONTROLLED_TYPES, TARGET_TRACKED_TYPES, WorkerType
 
 from fleetctl.cli import main
 from fleetctl.report import build_report, render
 from modules.settings import available_environments, load_environment
 from tests.conftest import Synthesized
+from worker_metrics import contract
+from worker_metrics.contract import LAMBDA_CONTROLLED_TYPES, TARGET_TRACKED_TYPES, WorkerType
 
 ENVIRONMENTS = available_environments()
 

@@ -7,10 +7,10 @@ import json
 from datetime import timedelta
 
 import pytest
-from worker_metrics import contract
-from worker_metrics.contract import EnvVar, WorkerType
 
 from fleetctl.cli import main
+from worker_metrics import contract
+from worker_metrics.contract import EnvVar, WorkerType
 
 from .conftest import FUNCTION, Deployed, asg_name
 

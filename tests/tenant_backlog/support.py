@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pg8000.native
-from worker_metrics.tenant_backlog import TenantBacklogConfig
 
 from tests.pg import PostgresCluster
+from worker_metrics.tenant_backlog import TenantBacklogConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_SQL = (Path(__file__).parent / "schema.sql").read_text()

@@ -10,6 +10,13 @@ from typing import Any
 
 import pytest
 from pg8000.exceptions import DatabaseError
+
+from tests.tenant_backlog.support import (
+    BACKLOG_STATUSES,
+    BacklogDatabase,
+    config_for,
+    store_secret,
+)
 from worker_metrics.tenant_backlog import (
     BacklogSchema,
     TenantBacklogError,
@@ -17,13 +24,6 @@ from worker_metrics.tenant_backlog import (
     collect,
     count_backlog,
     read_only_transaction,
-)
-
-from tests.tenant_backlog.support import (
-    BACKLOG_STATUSES,
-    BacklogDatabase,
-    config_for,
-    store_secret,
 )
 
 pytestmark = pytest.mark.postgres

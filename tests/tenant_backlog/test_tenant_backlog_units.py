@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+
+from tests.tenant_backlog.support import store_secret
 from worker_metrics import contract
 from worker_metrics.contract import EnvVar
 from worker_metrics.tenant_backlog import (
@@ -27,8 +29,6 @@ from worker_metrics.tenant_backlog import (
     secrets_client_config,
 )
 from worker_metrics.tick import MetricSource
-
-from tests.tenant_backlog.support import store_secret
 
 ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:academy/db-AbCdEf"
 NOW = datetime(2025, 2, 21, 12, 0, tzinfo=UTC)
