@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -51,6 +50,7 @@ import boto3  # noqa: E402
 import urllib3  # noqa: E402
 from botocore.awsrequest import AWSResponse  # noqa: E402
 
+from fleetctl.local_aws import LocalAws  # noqa: E402
 from worker_metrics.clients import build_clients  # noqa: E402
 from worker_metrics.config import PublisherConfig  # noqa: E402
 from worker_metrics.contract import WorkerType, lambda_environment  # noqa: E402
@@ -63,42 +63,13 @@ SERVER_START_TIMEOUT_S = 60
 COLD_START_RUNS = 5
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextmanager
 def moto_server() -> Iterator[str]:
-    """A moto server in a child process on 127.0.0.1; yields its endpoint URL."""
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while True:
-            try:
-                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).close()
-                break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError(f"moto server did not start on {endpoint}") from None
-                time.sleep(0.2)
-        yield endpoint
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
+    """The project's local AWS (``fleetctl.local_aws``) on 127.0.0.1; yields its endpoint."""
+    # ASG instances here need no AMI catalogue (it costs about a second per region).
+    os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"
+    with LocalAws.start(region=REGION, startup_timeout=SERVER_START_TIMEOUT_S) as aws:
+        yield aws.endpoint
 
 
 def reset(endpoint: str) -> None:
