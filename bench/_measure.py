@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -235,3 +236,23 @@ def write_json(path: Path | None, document: Mapping[str, Any]) -> None:
 def log(message: str) -> None:
     """Progress on stderr (stdout carries the markdown result)."""
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+MIN_RUNS = 5
+"""Every figure is the median of at least this many runs."""
+
+
+def bench_arguments(
+    doc: str | None, runs_help: str, argv: Sequence[str] | None, **extra: dict[str, Any]
+) -> argparse.Namespace:
+    """The common command line of a bench script: ``--runs`` (>= ``MIN_RUNS``),
+    ``--json PATH`` and ``extra`` options (name -> ``add_argument`` keywords)."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    parser.add_argument("--runs", type=int, default=MIN_RUNS, help=f"{runs_help} (>= {MIN_RUNS})")
+    for name, options in extra.items():
+        parser.add_argument(f"--{name}", **options)
+    parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    args = parser.parse_args(argv)
+    if args.runs < MIN_RUNS:
+        parser.error(f"--runs must be at least {MIN_RUNS}")
+    return args

@@ -13,14 +13,22 @@ Usage: python bench/make_targets.py [--runs 5] [--json PATH]
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-from _measure import ROOT, log, machine, run_checked, stats, stats_dict, toolchain_env, write_json
+from _measure import (
+    ROOT,
+    bench_arguments,
+    log,
+    machine,
+    run_checked,
+    stats,
+    stats_dict,
+    toolchain_env,
+    write_json,
+)
 
 GOAL_NOOP_S = 1.0
 UP_TO_DATE = "cdktf.out is up to date"
@@ -96,12 +104,7 @@ def _text(values: dict[str, float], digits: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5, help="timed runs per target (>= 5)")
-    parser.add_argument("--json", type=Path, help="also write the results as JSON here")
-    args = parser.parse_args(argv)
-    if args.runs < 5:
-        parser.error("--runs must be at least 5")
+    args = bench_arguments(__doc__, "timed runs per target", argv)
     result = {"machine": machine(), **measure(args.runs)}
     print(markdown(result))
     write_json(args.json, result)

@@ -17,7 +17,6 @@ Usage: python bench/plan_local.py [--runs 5] [--json PATH]
 
 from __future__ import annotations
 
-import argparse
 import re
 import shutil
 import subprocess
@@ -26,7 +25,16 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from _measure import ROOT, log, machine, run_checked, stats_dict, toolchain_env, write_json
+from _measure import (
+    ROOT,
+    bench_arguments,
+    log,
+    machine,
+    run_checked,
+    stats_dict,
+    toolchain_env,
+    write_json,
+)
 
 sys.path.insert(0, str(ROOT))
 
@@ -139,12 +147,7 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5, help="timed plans per state (>= 5)")
-    parser.add_argument("--json", type=Path, help="also write the results as JSON here")
-    args = parser.parse_args(argv)
-    if args.runs < 5:
-        parser.error("--runs must be at least 5")
+    args = bench_arguments(__doc__, "timed plans per state", argv)
     result = {"machine": machine(), **measure(args.runs)}
     print(markdown(result))
     write_json(args.json, result)

@@ -14,7 +14,6 @@ Usage: python bench/synth_speed.py [--runs 5] [--env local] [--json PATH]
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 from pathlib import Path
@@ -24,6 +23,7 @@ from _measure import (
     ROOT,
     VENV_PYTHON,
     Run,
+    bench_arguments,
     log,
     machine,
     run_checked,
@@ -111,13 +111,12 @@ def stats_text(values: dict[str, float], unit: str, digits: int = 2) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5, help="timed runs per mode (>= 5)")
-    parser.add_argument("--env", default="local", help="environment to synthesize (default local)")
-    parser.add_argument("--json", type=Path, help="also write the results as JSON here")
-    args = parser.parse_args(argv)
-    if args.runs < 5:
-        parser.error("--runs must be at least 5")
+    args = bench_arguments(
+        __doc__,
+        "timed runs per mode",
+        argv,
+        env={"default": "local", "help": "environment to synthesize (default local)"},
+    )
     result = {"machine": machine(), **measure(args.env, args.runs)}
     result["load_average_at_end"] = machine()["load_average"]
     print(markdown(result))
