@@ -36,7 +36,7 @@ help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 # ---------------------------------------------------------------- setup
-setup: $(VENV)/.stamp node_modules/.stamp $(CACHE)/terraformrc $(CACHE)/lambda-wheels/.stamp $(SCAN_VENV)/.stamp ## Install the pinned toolchain into .venv, .venv-scan and node_modules (idempotent)
+setup: $(VENV)/.stamp node_modules/.stamp $(CACHE)/terraformrc $(CACHE)/lambda-wheels/.stamp ## Install the pinned toolchain into .venv and node_modules (idempotent)
 
 $(CACHE)/tools-ok:
 	@scripts/toolchain.sh check
@@ -128,7 +128,8 @@ bench: setup lambda ## Run every bench/ script, write BENCHMARKS.md (BENCH_QUICK
 test: setup lambda ## Run the test suite
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: setup synth ## ruff, mypy, actionlint (workflows), checkov (every synthesized stack), deploy policy
+# The scanners (about 3 min cold) are only needed by lint: test and demo don't wait for them.
+lint: setup $(SCAN_VENV)/.stamp synth ## ruff, mypy, actionlint (workflows), checkov (every synthesized stack), deploy policy
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/mypy modules lambda/queue_depth fleetctl main.py scripts/checkov_scan.py scripts/deploy_policy.py
