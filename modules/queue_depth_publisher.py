@@ -338,7 +338,7 @@ class QueueDepthPublisher(Construct):
             metric_name=self.metric_name,
             backlog_per_instance_metric_name=self.backlog_per_instance_metric_name,
             video_messages_per_instance=float(video.target_messages_per_instance),
-            video_jobs_per_instance=self.settings.video_jobs_per_instance,
+            video_jobs_per_instance=video.jobs_per_instance,
             video_scale_in_step=self.settings.video_scale_in_step,
         )
         tenant = self.settings.tenant_backlog

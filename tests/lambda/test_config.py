@@ -174,3 +174,29 @@ def test_writer_writes_every_variable_name_the_reader_knows() -> None:
     constants = {v for k, v in vars(EnvVar).items() if k.isupper()}
     assert reader_names <= set(env)
     assert set(env) <= constants | reader_names
+
+
+@pytest.mark.parametrize(
+    ("argument", "value", "says"),
+    [
+        ("video_messages_per_instance", float("nan"), "finite number"),
+        ("api_timeout_seconds", float("inf"), "finite number"),
+        ("video_jobs_per_instance", 1.5, "whole number"),
+        ("video_scale_in_step", 0.5, "whole number"),
+    ],
+)
+def test_the_writer_rejects_non_finite_and_fractional_knobs(
+    argument: str, value: float, says: str
+) -> None:
+    # GIVEN a knob that is NaN, infinite, or a fraction where a count is needed
+    # WHEN the stack writes the environment THEN it fails naming the knob and the value
+    with pytest.raises(ValueError, match=rf"^{argument} = {value!r}: must be a {says}"):
+        lambda_environment(queue_urls=URLS, asg_names=ASGS, **{argument: value})
+
+
+@pytest.mark.parametrize("raw", ["nan", "inf", "-inf"])
+def test_the_reader_rejects_non_finite_numbers(raw: str) -> None:
+    # GIVEN a deployed environment edited by hand to NaN or infinity
+    # WHEN the Lambda reads it THEN the error names the variable
+    with pytest.raises(ConfigError, match=rf"^{EnvVar.VIDEO_MESSAGES_PER_INSTANCE} = '{raw}'"):
+        PublisherConfig.from_env(environment(**{EnvVar.VIDEO_MESSAGES_PER_INSTANCE: raw}))

@@ -171,3 +171,117 @@ def test_synth_stops_on_a_bad_setting_before_writing_terraform(tmp_path: Path) -
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "out" / "stacks").exists()
     assert ROOT.exists()
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_target_is_rejected(tmp_path: Path, bad: float) -> None:
+    # GIVEN a target of NaN or infinity (valid TOML: nan, inf)
+    doc = _base()
+    doc["fleets"]["ai"]["target_messages_per_instance"] = bad
+    # WHEN it is loaded THEN the error names the setting and says why
+    message = _error(tmp_path, doc)
+    assert f"fleets.ai.target_messages_per_instance = {bad!r}" in message
+    assert "finite" in message
+
+
+@pytest.mark.parametrize(
+    ("table", "key", "value"),
+    [
+        ("publisher", "video_scale_in_step", 0.5),
+        ("fleets.ai", "max_size", 2.5),
+        ("fleets.video", "jobs_per_instance", 1.5),
+        ("publisher", "timeout_seconds", 30.0),
+    ],
+)
+def test_whole_number_settings_reject_fractions(
+    tmp_path: Path, table: str, key: str, value: float
+) -> None:
+    # GIVEN a fraction where a whole number is needed
+    doc = _base()
+    target = doc
+    for part in table.split("."):
+        target = target[part]
+    target[key] = value
+    # WHEN it is loaded THEN the error names the setting, the value and "whole number"
+    message = _error(tmp_path, doc)
+    assert f"{table}.{key} = {value!r}: must be a whole number" in message
+
+
+def test_a_number_given_as_a_string_is_named(tmp_path: Path) -> None:
+    doc = _base()
+    doc["fleets"]["ai"]["min_size"] = "3"
+    message = _error(tmp_path, doc)
+    assert "fleets.ai.min_size = '3': must be a whole number" in message
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        "rate(5 minutes)",
+        "rate(2 minutes)",
+        "rate(1 hour)",
+        "cron(0/5 * * * ? *)",
+        "cron(* 8-18 ? * MON-FRI *)",
+    ],
+)
+def test_a_schedule_that_starves_target_tracking_is_rejected(tmp_path: Path, schedule: str) -> None:
+    # GIVEN a valid EventBridge schedule that fires less often than once a minute
+    doc = _base()
+    doc["publisher"]["schedule"] = schedule
+    # WHEN it is loaded THEN synth would stop naming publisher.schedule and the reason
+    message = _error(tmp_path, doc)
+    assert f"publisher.schedule = {schedule!r}" in message
+    assert "target tracking evaluates a datapoint every 60 s" in message
+
+
+@pytest.mark.parametrize("schedule", ["rate(1 minute)", "cron(* * * * ? *)", "cron(0/1 * * * ? *)"])
+def test_every_minute_schedules_are_accepted(tmp_path: Path, schedule: str) -> None:
+    doc = _base()
+    doc["publisher"]["schedule"] = schedule
+    settings = load_environment("bad", _write(tmp_path, doc))
+    assert settings.publisher.schedule == schedule
+
+
+def test_queues_given_as_a_string_says_it_needs_a_list_of_tables(tmp_path: Path) -> None:
+    # GIVEN queues = "name" instead of a list of tables
+    doc = _base()
+    doc["fleets"]["ai"]["queues"] = "academy-local-ai-inference"
+    # WHEN it is loaded THEN the error says what shape is needed
+    message = _error(tmp_path, doc)
+    assert "fleets.ai.queues = 'academy-local-ai-inference': must be a list of tables" in message
+    assert "queues[0].a" not in message
+
+
+def test_a_queue_given_as_a_string_inside_the_list_is_named(tmp_path: Path) -> None:
+    doc = _base()
+    doc["fleets"]["ai"]["queues"] = ["academy-local-ai-inference"]
+    message = _error(tmp_path, doc)
+    assert "fleets.ai.queues = ['academy-local-ai-inference']: must be a list of tables" in message
+
+
+def test_a_moved_setting_says_where_it_went(tmp_path: Path) -> None:
+    doc = _base()
+    doc["publisher"]["video_jobs_per_instance"] = 1
+    message = _error(tmp_path, doc)
+    assert (
+        "publisher.video_jobs_per_instance: this setting moved to fleets.video.jobs_per_instance"
+        in message
+    )
+
+
+def test_synth_with_a_nan_target_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    # GIVEN an environment whose target is NaN (it used to crash synth in jsii)
+    doc = _base()
+    doc["fleets"]["messaging"]["target_messages_per_instance"] = float("nan")
+    config = tmp_path / "config"
+    config.mkdir()
+    _write(config, doc)
+    # WHEN the app is synthesized
+    result = run_synth(tmp_path / "out", WORKER_CONFIG_DIR=str(config))
+    # THEN exit 2, one line naming the file, the setting and the value, no traceback
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines == [
+        "synth: config/bad.toml: fleets.messaging.target_messages_per_instance = nan: "
+        "must be a finite number (not NaN or infinity)"
+    ]

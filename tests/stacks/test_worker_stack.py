@@ -292,7 +292,7 @@ def test_lambda_environment_carries_the_video_knobs_from_settings(synthesized: S
     assert int(env[contract.EnvVar.VIDEO_SCALE_IN_STEP]) == settings.publisher.video_scale_in_step
     assert (
         int(env[contract.EnvVar.VIDEO_JOBS_PER_INSTANCE])
-        == settings.publisher.video_jobs_per_instance
+        == settings.fleet(WorkerType.VIDEO).jobs_per_instance
     )
     for worker_type in WorkerType:
         assert env[contract.EnvVar.queue_urls(worker_type)]

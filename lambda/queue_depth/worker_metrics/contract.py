@@ -40,6 +40,7 @@ enabled by ``BACKLOG_DB_SECRET_ARN``) adds:
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -297,13 +298,18 @@ def lambda_environment(
         )
     positives: dict[str, float] = {
         "video_messages_per_instance": video_messages_per_instance,
-        "video_jobs_per_instance": video_jobs_per_instance,
-        "video_scale_in_step": video_scale_in_step,
         "api_timeout_seconds": api_timeout_seconds,
     }
     for name, number in positives.items():
-        if isinstance(number, bool) or number <= 0:
-            raise ValueError(f"{name} = {number!r}: must be greater than 0")
+        if isinstance(number, bool) or not math.isfinite(number) or number <= 0:
+            raise ValueError(f"{name} = {number!r}: must be a finite number greater than 0")
+    wholes: dict[str, int] = {
+        "video_jobs_per_instance": video_jobs_per_instance,
+        "video_scale_in_step": video_scale_in_step,
+    }
+    for name, count in wholes.items():
+        if isinstance(count, bool) or not isinstance(count, int) or count <= 0:
+            raise ValueError(f"{name} = {count!r}: must be a whole number greater than 0")
     for name, size in (("video_min_size", video_min_size), ("video_max_size", video_max_size)):
         if size is not None and (isinstance(size, bool) or size < 0):
             raise ValueError(f"{name} = {size!r}: must be a whole number >= 0")

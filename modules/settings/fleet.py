@@ -1,0 +1,104 @@
+"""``FleetSettings``: one worker fleet and its queues (``[fleets.<type>]``)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from modules.settings.checks import fail, positive, whole
+from modules.settings.queue import QueueSettings
+from worker_metrics.contract import LAMBDA_CONTROLLED_TYPES, WorkerType
+
+_AMI = re.compile(r"^(ami-[0-9a-f]{8,17}|resolve:ssm:/[A-Za-z0-9_./-]+)$")
+_SUBNET = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+
+
+@dataclass(frozen=True)
+class FleetSettings:
+    """One worker fleet (launch template + ASG) and its queues.
+
+    ``worker_type``: which ``WorkerType`` it serves; AI and Messaging get a
+    target-tracking policy, Video is driven by the Lambda.
+    ``queues``: at least one; a type may have several.
+    ``instance_types``: default ``("t3.medium",)``; more than one enables a
+    mixed-instances policy.
+    ``ami``: default the Amazon Linux 2023 SSM public parameter; an ``ami-...``
+    id or ``resolve:ssm:<parameter>``.
+    ``subnet_ids`` / ``availability_zones``: where instances run; exactly one
+    of the two must be given.
+    ``min_size``: default 0; ``max_size``: default 10.
+    ``target_messages_per_instance``: default 20 (the seed's
+    ``$TargetMessagesPerInstance``): acceptable latency / seconds per message.
+    For Video it is the messages one instance takes on when the Lambda scales out.
+    ``jobs_per_instance``: default 1; jobs one instance of this fleet runs at
+    once (the worker's concurrency). The Video decision never sizes below the
+    running jobs divided by it, and the simulator runs this many per instance.
+    ``instance_warmup_seconds``: default 300; seconds before a new instance's
+    metrics count (ASG ``default_instance_warmup``, policy warmup).
+    ``protect_from_scale_in``: default ``False``. Video only: new instances start
+    protected and the worker removes its own protection when idle; the ASG then
+    never terminates a busy encoder, but an instance that dies with protection
+    on must be cleaned up by the worker or an operator.
+    ``volume_size_gb``: default 30, root EBS volume, encrypted.
+    ``user_data_extra``: default empty; shell lines appended to the rendered user data.
+    """
+
+    worker_type: WorkerType
+    queues: tuple[QueueSettings, ...]
+    instance_types: tuple[str, ...] = ("t3.medium",)
+    ami: str = "resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+    subnet_ids: tuple[str, ...] = ()
+    availability_zones: tuple[str, ...] = ()
+    min_size: int = 0
+    max_size: int = 10
+    target_messages_per_instance: float = 20
+    jobs_per_instance: int = 1
+    instance_warmup_seconds: int = 300
+    protect_from_scale_in: bool = False
+    volume_size_gb: int = 30
+    user_data_extra: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.queues:
+            fail("queues", [], "needs at least one queue")
+        if not self.instance_types:
+            fail("instance_types", [], "needs at least one instance type")
+        for instance_type in self.instance_types:
+            if not _INSTANCE_TYPE.match(instance_type):
+                fail(
+                    "instance_types", instance_type, "is not an EC2 instance type like 't3.medium'"
+                )
+        if not _AMI.match(self.ami):
+            fail("ami", self.ami, "must be an 'ami-...' id or 'resolve:ssm:/<parameter>'")
+        if bool(self.subnet_ids) == bool(self.availability_zones):
+            fail(
+                "subnet_ids",
+                list(self.subnet_ids),
+                "give exactly one of subnet_ids or availability_zones",
+            )
+        for subnet in self.subnet_ids:
+            if not _SUBNET.match(subnet):
+                fail("subnet_ids", subnet, "is not a subnet id like 'subnet-0abc12345'")
+        whole("min_size", self.min_size, 0)
+        whole("max_size", self.max_size, 0)
+        if self.max_size < self.min_size:
+            fail("max_size", self.max_size, f"is less than min_size = {self.min_size}")
+        if self.max_size == 0:
+            fail("max_size", 0, "must be at least 1, or the fleet can never run")
+        positive("target_messages_per_instance", self.target_messages_per_instance)
+        whole("jobs_per_instance", self.jobs_per_instance, 1, 1000)
+        whole("instance_warmup_seconds", self.instance_warmup_seconds, 0, 3600)
+        if self.protect_from_scale_in and self.worker_type not in LAMBDA_CONTROLLED_TYPES:
+            fail(
+                "protect_from_scale_in",
+                True,
+                "only a Lambda-controlled fleet (Video) may protect instances from scale-in; "
+                "target tracking could then never scale in",
+            )
+        whole("volume_size_gb", self.volume_size_gb, 8, 16_384)
+
+    @property
+    def key(self) -> str:
+        """Lower-case key of this fleet in the settings file and in resource names."""
+        return self.worker_type.name.lower()
