@@ -18,6 +18,7 @@ from conftest import ASG_NAMES, LocalAws, scheduled_event, set_environment, this
 import lambda_function
 from worker_metrics.config import PublisherConfig
 from worker_metrics.contract import VIDEO_SCALE_IN_MARKER_TAG, WorkerType
+from worker_metrics.plan import scale_in_marker
 from worker_metrics.publish import datum
 from worker_metrics.tick import (
     AwsClients,
@@ -25,7 +26,6 @@ from worker_metrics.tick import (
     TickFailed,
     TickResult,
     run_tick,
-    scale_in_marker,
 )
 
 

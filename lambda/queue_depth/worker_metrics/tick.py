@@ -1,4 +1,7 @@
-"""One tick of the publisher: read, decide, publish. No AWS client is built here.
+"""One tick of the publisher: read, decide, write, publish. No AWS client is built here.
+
+The decisions are ``plan.plan_tick``'s (pure, shared with the workload
+simulator); this module does the I/O around them.
 
 ``run_tick`` takes its clients as arguments (real boto3, moto or botocore
 ``Stubber`` clients) and returns a ``TickResult``; it never raises for an AWS
@@ -35,28 +38,18 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from worker_metrics.config import PublisherConfig
-from worker_metrics.contract import (
-    COUNTING_RULES,
-    VIDEO_SCALE_IN_MARKER_TAG,
-    ErrorStage,
-    WorkerType,
-)
+from worker_metrics.contract import VIDEO_SCALE_IN_MARKER_TAG, ErrorStage, WorkerType
 from worker_metrics.fleet_state import FleetState, describe_fleets
-from worker_metrics.publish import Datum, datum, error_datum, put_datums, worker_type_of
+from worker_metrics.plan import CapacityWrite, Observation, VideoPlan, plan_tick
+from worker_metrics.publish import Datum, error_datum, put_datums, worker_type_of
 from worker_metrics.sqs_backlog import (
     QueueCounts,
     QueueReadError,
-    count_backlog,
     error_code,
     read_queues,
     sum_counts,
 )
-from worker_metrics.video_capacity import (
-    Action,
-    CapacityBounds,
-    Decision,
-    decide_video_capacity,
-)
+from worker_metrics.video_capacity import Decision
 
 
 @dataclass(frozen=True)
@@ -217,9 +210,10 @@ def run_tick(
 ) -> TickResult:
     """Run one tick at ``timestamp`` (timezone-aware). Never raises for AWS failures.
 
-    Order: read all queues (concurrently) and the ASGs; decide and set the
-    Video capacity; collect extra sources; publish every datum, including
-    ``PublisherErrors`` for the failures so far, in one PutMetricData call.
+    Order: read all queues (concurrently) and the ASGs; decide (``plan.plan_tick``,
+    pure); make the plan's capacity writes (the Video fleet); collect extra
+    sources; publish every datum, including ``PublisherErrors`` for the failures
+    so far, in one PutMetricData call.
     """
     if timestamp.tzinfo is None:
         raise ValueError("timestamp must be timezone-aware (UTC)")
@@ -240,16 +234,13 @@ def run_tick(
     with timed("describe_asg"):
         fleets = _read_fleets(config, clients, calls, result)
 
-    for worker_type, depth in result.queue_depth.items():
-        fleet = fleets.get(worker_type)
-        if fleet is not None:
-            result.in_service[worker_type] = fleet.in_service
-            # max(..., 1): with no instance the ratio still shows the backlog, so
-            # target tracking can scale a fleet out of zero.
-            result.backlog_per_instance[worker_type] = depth / max(fleet.in_service, 1)
+    plan = plan_tick(config, Observation(counts, fleets), timestamp.isoformat())
+    result.queue_depth = dict(plan.queue_depth)
+    result.backlog_per_instance = dict(plan.backlog_per_instance)
+    result.in_service = dict(plan.in_service)
 
     with timed("video"):
-        result.video = _control_video(config, clients, calls, result, counts, fleets)
+        result.video = _apply_video(plan.video, plan.writes, clients, calls, result)
 
     extra: list[Datum] = []
     with timed("sources"):
@@ -265,7 +256,7 @@ def run_tick(
                 )
 
     with timed("publish"):
-        _publish(config, clients, calls, result, extra)
+        _publish(config, clients, calls, result, [*plan.datums(config, timestamp), *extra])
 
     result.durations_ms["total"] = (time.perf_counter() - started) * 1000
     result.api_calls = calls.snapshot()
@@ -275,7 +266,8 @@ def run_tick(
 def _read_backlog(
     config: PublisherConfig, clients: AwsClients, calls: _ApiCalls, result: TickResult
 ) -> dict[WorkerType, QueueCounts]:
-    """QueueDepth per readable type into ``result``; the summed counters returned."""
+    """Each readable type's summed counters; a failed queue is recorded, and its
+    type left out (a partial sum would understate the backlog)."""
     urls = [url for fleet in config.fleets.values() for url in fleet.queue_urls]
     reads = read_queues(clients.sqs, urls, calls)
     counts: dict[WorkerType, QueueCounts] = {}
@@ -292,13 +284,9 @@ def _read_backlog(
                 )
             )
         if failed:
-            continue  # a partial sum would understate the backlog
-        total = sum_counts(
+            continue
+        counts[worker_type] = sum_counts(
             r for url in fleet.queue_urls if isinstance(r := reads[url], QueueCounts)
-        )
-        counts[worker_type] = total
-        result.queue_depth[worker_type] = count_backlog(
-            total, COUNTING_RULES[worker_type], fleet.include_delayed
         )
     return counts
 
@@ -335,53 +323,40 @@ def _read_fleets(
     return fleets
 
 
-def _control_video(
-    config: PublisherConfig,
+def _apply_video(
+    video: VideoPlan,
+    writes: Sequence[CapacityWrite],
     clients: AwsClients,
     calls: _ApiCalls,
     result: TickResult,
-    counts: Mapping[WorkerType, QueueCounts],
-    fleets: Mapping[WorkerType, FleetState],
 ) -> VideoOutcome:
-    """Decide the Video capacity and write it only if it changes."""
-    video = WorkerType.VIDEO
-    if video not in result.queue_depth:
-        return VideoOutcome(None, skipped="Video queues could not be read; fleet left as is")
-    fleet = fleets.get(video)
-    if fleet is None:
-        return VideoOutcome(None, skipped="Video ASG could not be read; fleet left as is")
-    knobs = config.video
-    bounds = CapacityBounds(fleet.min_size, fleet.max_size).narrowed(knobs.min_size, knobs.max_size)
-    tick_key = result.timestamp.isoformat()
-    # A repeat of a tick that already scaled in decides from where that tick
-    # started, so retries and overlapping runs apply the step once.
-    base = scale_in_marker(fleet.tags.get(VIDEO_SCALE_IN_MARKER_TAG, ""), tick_key)
-    start = fleet.desired_capacity if base is None else base
-    decision = decide_video_capacity(
-        backlog=result.queue_depth[video],
-        in_flight=counts[video].in_flight,
-        current_desired=start,
-        bounds=bounds,
-        messages_per_instance=knobs.messages_per_instance,
-        jobs_per_instance=knobs.jobs_per_instance,
-        scale_in_step=knobs.scale_in_step,
-    )
-    if start != fleet.desired_capacity:
-        decision = _rebased(decision, fleet.desired_capacity, start)
-    if not decision.changes:
-        return VideoOutcome(decision)
+    """Make the plan's capacity writes; report what happened to the Video fleet."""
+    if video.decision is None:
+        return VideoOutcome(None, skipped=video.skipped)
+    applied = False
+    for write in writes:
+        ok = _write_capacity(write, clients, calls, result)
+        if write.worker_type is WorkerType.VIDEO:
+            applied = ok
+    return VideoOutcome(video.decision, applied=applied)
+
+
+def _write_capacity(
+    write: CapacityWrite, clients: AwsClients, calls: _ApiCalls, result: TickResult
+) -> bool:
+    """One SetDesiredCapacity (after the scale-in marker, if any); False if it failed."""
     try:
-        if decision.action is Action.SCALE_IN:
+        if write.scale_in_marker is not None:
             # Marker first: a run that reads the ASG after the SetDesiredCapacity
             # below must also see the marker, or it would step down again.
             calls("autoscaling.CreateOrUpdateTags")
             clients.autoscaling.create_or_update_tags(
                 Tags=[
                     {
-                        "ResourceId": fleet.name,
+                        "ResourceId": write.asg_name,
                         "ResourceType": "auto-scaling-group",
                         "Key": VIDEO_SCALE_IN_MARKER_TAG,
-                        "Value": f"{tick_key} {start}",
+                        "Value": write.scale_in_marker,
                         "PropagateAtLaunch": False,
                     }
                 ]
@@ -390,46 +365,22 @@ def _control_video(
         # HonorCooldown=False: the Lambda is the only controller of this ASG and
         # already limits scale-in per tick; a cooldown would only delay scale-out.
         clients.autoscaling.set_desired_capacity(
-            AutoScalingGroupName=fleet.name,
-            DesiredCapacity=decision.desired,
+            AutoScalingGroupName=write.asg_name,
+            DesiredCapacity=write.decision.desired,
             HonorCooldown=False,
         )
     except (ClientError, BotoCoreError) as error:
         result.errors.append(
             TickError(
-                video,
+                write.worker_type,
                 ErrorStage.SET_DESIRED_CAPACITY.value,
                 error_code(error),
                 str(error),
-                fleet.name,
+                write.asg_name,
             )
         )
-        return VideoOutcome(decision, applied=False)
-    return VideoOutcome(decision, applied=True)
-
-
-def scale_in_marker(value: str, tick_key: str) -> int | None:
-    """The desired capacity recorded before this tick's scale-in, if this tick made one.
-
-    ``value`` is the ``VIDEO_SCALE_IN_MARKER_TAG`` tag (``<tick> <desired>``);
-    a marker of another tick, or an unreadable one, is ignored.
-    """
-    recorded_tick, _, recorded_desired = value.partition(" ")
-    if recorded_tick != tick_key or not recorded_desired.isdigit():
-        return None
-    return int(recorded_desired)
-
-
-def _rebased(decision: Decision, actual: int, start: int) -> Decision:
-    """``decision`` (made from ``start``) restated against the ASG's ``actual`` desired."""
-    if decision.desired > actual:
-        action = Action.SCALE_OUT
-    elif decision.desired < actual:
-        action = Action.SCALE_IN
-    else:
-        action = Action.UNCHANGED
-    reason = f"{decision.reason} [repeat of this tick, which scaled in from {start}]"
-    return Decision(decision.desired, actual, action, reason)
+        return False
+    return True
 
 
 def _publish(
@@ -437,19 +388,11 @@ def _publish(
     clients: AwsClients,
     calls: _ApiCalls,
     result: TickResult,
-    extra: Sequence[Datum],
+    datums: Sequence[Datum],
 ) -> None:
     """One PutMetricData (per 1000 datums) with everything, errors included."""
     ts = result.timestamp
-    datums: list[Datum] = [
-        datum(config.metric_name, t, depth, ts) for t, depth in result.queue_depth.items()
-    ]
-    datums += [
-        datum(config.backlog_per_instance_metric_name, t, value, ts)
-        for t, value in result.backlog_per_instance.items()
-    ]
-    datums += extra
-    datums += [error_datum(e.worker_type, e.stage, ts) for e in result.errors]
+    datums = [*datums, *(error_datum(e.worker_type, e.stage, ts) for e in result.errors)]
 
     put_failures: list[TickError] = []
     for part, error in put_datums(clients.cloudwatch, config.namespace, datums, calls):
