@@ -46,8 +46,12 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from fleetctl.local_aws import LocalAws, LocalAwsError
+from fleetctl.simulation.target_tracking import (
+    ScalingDecision,
+    TargetTrackingModel,
+    TargetTrackingPolicy,
+)
 from fleetctl.stack_outputs import StackOutputs, StackOutputsError
-from fleetctl.target_tracking import ScalingDecision, TargetTrackingModel, TargetTrackingPolicy
 from fleetctl.terraform import Terraform, TerraformError, copy_stack
 from fleetctl.worker_simulator import SimulatedFleet, WorkerSimulator
 from fleetctl.zip_handler import ZipHandler, ZipHandlerError

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fleetctl.target_tracking import (
+from fleetctl.simulation.target_tracking import (
     HIGH_DATAPOINTS,
     LOW_DATAPOINTS,
     Alarm,

@@ -1,4 +1,4 @@
-"""A pure model of EC2 Auto Scaling target tracking, for the local demo.
+"""A pure model of EC2 Auto Scaling target tracking, for the simulator and the local demo.
 
 moto stores target-tracking policies but never evaluates them (NOTES §2), so the
 demo scales AI and Messaging with this model instead, from the same metric the
