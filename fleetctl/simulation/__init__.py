@@ -1,1 +1,1 @@
-"""Workload simulation: queues, instances and scalers in simulated time, run by the real decisions."""
+"""Workload simulation: queues, instances and scalers in simulated time, run by the real code."""
