@@ -22,8 +22,9 @@ Reserved concurrency 1: two ticks never overlap, so two decisions on the Video
 fleet never race; failed ticks are not retried (the next tick is a minute away),
 and a duplicate delivery of one tick scales in once (the Lambda's marker tag,
 ``autoscaling:CreateOrUpdateTags`` on the Video ASG for that one tag key).
-Alarms fire on Lambda errors and on missing ``QueueDepth`` data (missing data
-is breaching: a silent publisher freezes target tracking).
+Alarms (``PublisherAlarms``, ``modules/publisher_alarms.py``) fire on Lambda
+errors and on missing ``QueueDepth`` data (missing data is breaching: a silent
+publisher freezes target tracking).
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ from modules.aws import (
     CloudwatchEventRule,
     CloudwatchEventTarget,
     CloudwatchLogGroup,
-    CloudwatchMetricAlarm,
     IamRole,
     IamRolePolicy,
     LambdaFunction,
@@ -51,6 +51,7 @@ from modules.aws import (
 )
 from modules.checkov import suppress
 from modules.iam import Condition, PolicyDocumentBuilder, assume_role_policy
+from modules.publisher_alarms import PublisherAlarms
 from modules.settings import PublisherSettings
 from modules.worker_fleet import WorkerFleet
 from worker_metrics import contract
@@ -61,9 +62,6 @@ HANDLER = "lambda_function.lambda_handler"
 
 LONG_LOG_RETENTION_DAYS = 365
 """checkov CKV_AWS_338 asks for at least a year of log retention."""
-
-MISSING_DATA_EVALUATION_MINUTES = 5
-"""Minutes without a ``QueueDepth`` datum before the missing-data alarm fires."""
 
 
 class QueueDepthPublisher(Construct):
@@ -251,50 +249,16 @@ class QueueDepthPublisher(Construct):
             source_arn=self.schedule.arn,
         )
 
-        actions = list(settings.alarm_topic_arns)
-        self.errors_alarm = CloudwatchMetricAlarm(
+        alarms = PublisherAlarms(
             self,
-            "errors-alarm",
-            alarm_name=f"{self.function_name}-errors",
-            alarm_description=(
-                "The queue-depth Lambda failed: some metrics or the Video decision are missing."
-            ),
-            namespace="AWS/Lambda",
-            metric_name="Errors",
-            dimensions={"FunctionName": self.function.function_name},
-            statistic="Sum",
-            period=60,
-            evaluation_periods=3,
-            datapoints_to_alarm=2,
-            threshold=1,
-            comparison_operator="GreaterThanOrEqualToThreshold",
-            treat_missing_data="notBreaching",
-            alarm_actions=actions,
-            ok_actions=actions,
+            function=self.function,
+            name_prefix=self.function_name,
+            namespace=namespace,
+            metric_name=metric_name,
+            actions=settings.alarm_topic_arns,
         )
-        self.missing_data_alarms = [
-            CloudwatchMetricAlarm(
-                self,
-                f"missing-data-alarm-{worker_type.name.lower()}",
-                alarm_name=f"{self.function_name}-missing-{worker_type.name.lower()}",
-                alarm_description=(
-                    f"No {metric_name} datum for WorkerType={worker_type.value}: target tracking "
-                    "cannot scale in and the Video fleet is not driven."
-                ),
-                namespace=namespace,
-                metric_name=metric_name,
-                dimensions={contract.DIMENSION_NAME: worker_type.value},
-                statistic="SampleCount",
-                period=60,
-                evaluation_periods=MISSING_DATA_EVALUATION_MINUTES,
-                threshold=1,
-                comparison_operator="LessThanThreshold",
-                treat_missing_data="breaching",
-                alarm_actions=actions,
-                ok_actions=actions,
-            )
-            for worker_type in WorkerType
-        ]
+        self.errors_alarm = alarms.errors_alarm
+        self.missing_data_alarms = alarms.missing_data_alarms
 
     def _suppress_function_findings(self, *, in_vpc: bool) -> None:
         """checkov findings on the function that do not apply, each with its reason."""
