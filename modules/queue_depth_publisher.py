@@ -101,28 +101,65 @@ class QueueDepthPublisher(Construct):
         self.backlog_per_instance_metric_name = backlog_per_instance_metric_name
         self.function_name = f"{name_prefix}-queue-depth"
 
-        self.log_group = CloudwatchLogGroup(
+        # Every resource is created in this construct's own scope, alarms included: the
+        # construct path is the Terraform address, so a new level would replace them all.
+        self.log_group = self._log_group()
+        self.policy = self._grants(fleets)
+        self.role = IamRole(
+            self,
+            "role",
+            name=self.function_name,
+            assume_role_policy=assume_role_policy(self, "trust", "lambda.amazonaws.com").json,
+        )
+        role_policy = IamRolePolicy(
+            self,
+            "role-policy",
+            name=self.function_name,
+            role=self.role.id,
+            policy=self.policy.render(self, "policy-document").json,
+        )
+        self.environment = self._environment()
+        self.function = self._function(lambda_zip, role_policy)
+        self.schedule = self._schedule()
+        alarms = PublisherAlarms(
+            self,
+            function=self.function,
+            name_prefix=self.function_name,
+            namespace=namespace,
+            metric_name=metric_name,
+            actions=settings.alarm_topic_arns,
+        )
+        self.errors_alarm = alarms.errors_alarm
+        self.missing_data_alarms = alarms.missing_data_alarms
+
+    def _log_group(self) -> CloudwatchLogGroup:
+        """``/aws/lambda/<function>`` with ``publisher.log_retention_days``."""
+        log_group = CloudwatchLogGroup(
             self,
             "log-group",
             name=f"/aws/lambda/{self.function_name}",
-            retention_in_days=settings.log_retention_days,
+            retention_in_days=self.settings.log_retention_days,
         )
         suppress(
-            self.log_group,
+            log_group,
             "CKV_AWS_158",
             "Tick logs hold queue depths and capacity decisions, no personal or secret data; "
             "CloudWatch Logs encrypts them at rest with its own key. A customer-managed KMS key "
             "would add a key policy for the logs service and cost without protecting anything.",
         )
-        if settings.log_retention_days < LONG_LOG_RETENTION_DAYS:
+        if self.settings.log_retention_days < LONG_LOG_RETENTION_DAYS:
             suppress(
-                self.log_group,
+                log_group,
                 "CKV_AWS_338",
-                f"Retention is publisher.log_retention_days = {settings.log_retention_days} "
+                f"Retention is publisher.log_retention_days = {self.settings.log_retention_days} "
                 "of this environment: operational tick logs, not an audit trail (CloudTrail "
                 "records every scaling call). Set it to 365 or more and this skip goes away.",
             )
+        return log_group
 
+    def _grants(self, fleets: list[WorkerFleet]) -> PolicyDocumentBuilder:
+        """The function's permissions, as listed in the module docstring: the grant
+        methods of ``fleets`` and their queues, plus the statements no construct owns."""
         policy = PolicyDocumentBuilder()
         for fleet in fleets:
             for queue in fleet.queues:
@@ -131,19 +168,19 @@ class QueueDepthPublisher(Construct):
             "PutMetricDataInOwnNamespace",
             ["cloudwatch:PutMetricData"],
             ["*"],
-            conditions=(Condition("StringEquals", "cloudwatch:namespace", (namespace,)),),
+            conditions=(Condition("StringEquals", "cloudwatch:namespace", (self.namespace,)),),
         )
         policy.allow("DescribeAutoScalingGroups", ["autoscaling:DescribeAutoScalingGroups"], ["*"])
         for worker_type in LAMBDA_CONTROLLED_TYPES:
-            by_type[worker_type].grant_set_desired_capacity(policy)
-            by_type[worker_type].grant_tag(policy, contract.VIDEO_SCALE_IN_MARKER_TAG)
+            self.fleets[worker_type].grant_set_desired_capacity(policy)
+            self.fleets[worker_type].grant_tag(policy, contract.VIDEO_SCALE_IN_MARKER_TAG)
         policy.allow("SendTraces", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"])
         policy.allow(
             "WriteOwnLogs",
             ["logs:CreateLogStream", "logs:PutLogEvents"],
             [f"{self.log_group.arn}:*"],
         )
-        tenant = settings.tenant_backlog
+        tenant = self.settings.tenant_backlog
         if tenant is not None:
             policy.allow(
                 "ReadBacklogDatabaseSecret", ["secretsmanager:GetSecretValue"], [tenant.secret_arn]
@@ -160,25 +197,18 @@ class QueueDepthPublisher(Construct):
                     ],
                     ["*"],
                 )
-        self.policy = policy
+        return policy
 
-        self.role = IamRole(
-            self,
-            "role",
-            name=self.function_name,
-            assume_role_policy=assume_role_policy(self, "trust", "lambda.amazonaws.com").json,
-        )
-        role_policy = IamRolePolicy(
-            self,
-            "role-policy",
-            name=self.function_name,
-            role=self.role.id,
-            policy=policy.render(self, "policy-document").json,
-        )
+    def _function(self, lambda_zip: Path, role_policy: IamRolePolicy) -> LambdaFunction:
+        """The function from ``lambda_zip``, reserved concurrency 1, no retries.
 
+        ``role_policy``: the role's policy, which must exist before the first tick.
+        """
+        settings = self.settings
+        tenant = settings.tenant_backlog
+        in_vpc = tenant is not None and bool(tenant.subnet_ids)
         asset = TerraformAsset(self, "package", path=str(lambda_zip.resolve()), type=AssetType.FILE)
-        self.environment = self._environment()
-        self.function = LambdaFunction(
+        function = LambdaFunction(
             self,
             "function",
             function_name=self.function_name,
@@ -212,30 +242,33 @@ class QueueDepthPublisher(Construct):
             # creates it implicitly with infinite retention; the policy before the first tick.
             depends_on=[self.log_group, role_policy],
         )
-
-        self._suppress_function_findings(in_vpc=tenant is not None and bool(tenant.subnet_ids))
+        self._suppress_function_findings(function, in_vpc=in_vpc)
 
         # A failed tick is not retried: the next scheduled tick, a minute later, reads
         # fresh state, whereas a retry would arrive late and overlap it.
         LambdaFunctionEventInvokeConfig(
             self,
             "no-retries",
-            function_name=self.function.function_name,
+            function_name=function.function_name,
             maximum_retry_attempts=0,
             maximum_event_age_in_seconds=60,
         )
+        return function
 
-        self.schedule = CloudwatchEventRule(
+    def _schedule(self) -> CloudwatchEventRule:
+        """The EventBridge rule (``publisher.schedule``), its target and the permission
+        for EventBridge to invoke the function."""
+        schedule = CloudwatchEventRule(
             self,
             "schedule",
             name=self.function_name,
             description="Tick of the queue-depth Lambda",
-            schedule_expression=settings.schedule,
+            schedule_expression=self.settings.schedule,
         )
         CloudwatchEventTarget(
             self,
             "schedule-target",
-            rule=self.schedule.name,
+            rule=schedule.name,
             arn=self.function.arn,
             target_id="queue-depth",
         )
@@ -246,24 +279,15 @@ class QueueDepthPublisher(Construct):
             action="lambda:InvokeFunction",
             function_name=self.function.function_name,
             principal="events.amazonaws.com",
-            source_arn=self.schedule.arn,
+            source_arn=schedule.arn,
         )
+        return schedule
 
-        alarms = PublisherAlarms(
-            self,
-            function=self.function,
-            name_prefix=self.function_name,
-            namespace=namespace,
-            metric_name=metric_name,
-            actions=settings.alarm_topic_arns,
-        )
-        self.errors_alarm = alarms.errors_alarm
-        self.missing_data_alarms = alarms.missing_data_alarms
-
-    def _suppress_function_findings(self, *, in_vpc: bool) -> None:
-        """checkov findings on the function that do not apply, each with its reason."""
+    @staticmethod
+    def _suppress_function_findings(function: LambdaFunction, *, in_vpc: bool) -> None:
+        """checkov findings on ``function`` that do not apply, each with its reason."""
         suppress(
-            self.function,
+            function,
             "CKV_AWS_116",
             "EventBridge invokes it asynchronously once a minute; a failed tick must not be "
             "replayed later from a dead-letter queue (its queue depths and Video decision would "
@@ -271,20 +295,20 @@ class QueueDepthPublisher(Construct):
         )
         if not in_vpc:
             suppress(
-                self.function,
+                function,
                 "CKV_AWS_117",
                 "It only calls AWS APIs (SQS, CloudWatch, Auto Scaling) and reaches no private "
                 "resource; with a tenant-backlog database configured it does run in that VPC.",
             )
         suppress(
-            self.function,
+            function,
             "CKV_AWS_272",
             "Code signing needs packages in S3 signed by AWS Signer; this zip is built "
             "reproducibly by `make lambda` in the same pipeline and pinned by "
             "source_code_hash, so a changed package is a visible plan diff.",
         )
         suppress(
-            self.function,
+            function,
             "CKV_AWS_173",
             "The environment holds queue URLs, ASG names and metric names only, no secrets "
             "(the database password comes from Secrets Manager at run time); Lambda encrypts "
