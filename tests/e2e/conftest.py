@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from fleetctl.demo import aws_clients, bootstrap_targets
+from fleetctl.demo.aws import aws_clients
+from fleetctl.demo.deploy import bootstrap_targets
 from fleetctl.local_aws import LocalAws
 from fleetctl.stack_outputs import StackOutputs
 from fleetctl.terraform import Terraform, copy_stack

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from fleetctl.demo import (
+from fleetctl.demo.aws import (
     describe_groups,
     empty_bucket,
     handler_environment,

@@ -1,0 +1,62 @@
+"""What the demo's steps share: the run (``RunContext``), the simulated work
+(``Scenario``) and the error a failed step raises (``DemoError``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from fleetctl.demo.output import Progress
+from fleetctl.stack_outputs import StackOutputs
+from modules.settings import EnvironmentSettings
+from worker_metrics.contract import WorkerType
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+"""The checkout: ``main.py``, ``dist/``, ``cdktf.out/`` and ``out/`` live here."""
+
+
+class DemoError(RuntimeError):
+    """A step failed; the message names the step, the call and what to do."""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """The simulated work.
+
+    ``burst_per_queue``: messages sent to each queue of a fleet at tick 0.
+    ``messages_per_instance``: messages one in-service instance finishes per
+    tick (a message is in flight for one tick). Defaults: AI 60 per queue (two
+    queues) at 8, Video 12 at 1 (one encode per instance, as the Lambda's
+    ``VIDEO_JOBS_PER_INSTANCE``), Messaging 80 at 10. With the local targets
+    (20 messages per instance) they scale out in the first minutes and are back
+    at zero by about tick 25.
+    """
+
+    burst_per_queue: Mapping[WorkerType, int] = field(
+        default_factory=lambda: {WorkerType.AI: 60, WorkerType.VIDEO: 12, WorkerType.MESSAGING: 80}
+    )
+    messages_per_instance: Mapping[WorkerType, int] = field(
+        default_factory=lambda: {WorkerType.AI: 8, WorkerType.VIDEO: 1, WorkerType.MESSAGING: 10}
+    )
+
+
+@dataclass
+class RunContext:
+    """What the steps share."""
+
+    settings: EnvironmentSettings
+    run_dir: Path
+    synth_dir: Path
+    zip_path: Path
+    ticks: int
+    clock_offset_minutes: int
+    keep: bool
+    scenario: Scenario = field(default_factory=Scenario)
+    progress: Progress = field(default_factory=Progress)
+    outputs: StackOutputs | None = None
+    outputs_file: Path | None = None
+    summary: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    clock_end: datetime | None = None
