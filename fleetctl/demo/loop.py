@@ -10,22 +10,25 @@ of each fleet, with a note line for each decision worth reading.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from fleetctl.demo.aws import (
+    GroupState,
     deployed_policy,
     describe_groups,
     handler_environment,
     read_datapoint,
     scheduled_event,
 )
-from fleetctl.demo.context import RunContext
+from fleetctl.demo.context import RunContext, Scenario
 from fleetctl.demo.output import say
 from fleetctl.local_aws import LocalAws
 from fleetctl.simulation.target_tracking import ScalingDecision, TargetTrackingModel
-from fleetctl.worker_simulator import SimulatedFleet, WorkerSimulator
+from fleetctl.stack_outputs import StackOutputs
+from fleetctl.worker_simulator import SimulatedFleet, StepResult, WorkerSimulator
 from fleetctl.zip_handler import ZipHandler
 from worker_metrics.contract import TARGET_TRACKED_TYPES, WorkerType
 
@@ -43,6 +46,29 @@ class FleetTrace:
     scale_ins: int = 0
 
 
+@dataclass
+class LoopState:
+    """What the ticks share, built once by ``set_up_loop``.
+
+    ``asg_names``: each fleet's ASG. ``models``: one per target-tracked fleet.
+    ``clock_start``: the simulated minute before tick 1. ``last_kind``: the kind of
+    each model's last decision (a note is printed when it changes).
+    """
+
+    context: RunContext
+    outputs: StackOutputs
+    autoscaling: Any
+    cloudwatch: Any
+    asg_names: dict[WorkerType, str]
+    simulator: WorkerSimulator
+    models: dict[WorkerType, TargetTrackingModel]
+    traces: dict[WorkerType, FleetTrace]
+    handler_environment: dict[str, str]
+    handler_log: Path
+    clock_start: datetime
+    last_kind: dict[WorkerType, str] = field(default_factory=dict)
+
+
 def _reason_kind(reason: str) -> str:
     return reason.split(":", 1)[0]
 
@@ -51,21 +77,68 @@ def run_loop(
     context: RunContext, aws: LocalAws, clients: Mapping[str, Any]
 ) -> dict[WorkerType, FleetTrace]:
     """Step 5: tick the simulated minute ``context.ticks`` times."""
+    loop = set_up_loop(context, aws, clients)
+    print_table_header()
+    with ZipHandler(
+        context.zip_path, loop.handler_environment, log_path=loop.handler_log
+    ) as handler:
+        groups = describe_groups(loop.autoscaling, loop.asg_names)
+        for tick in range(1, context.ticks + 1):
+            groups = run_tick(loop, handler, tick, groups)
+        context.clock_end = loop.clock_start + timedelta(minutes=context.ticks + 1)
+    return loop.traces
+
+
+# --------------------------------------------------------------------------- set-up
+
+
+def set_up_loop(context: RunContext, aws: LocalAws, clients: Mapping[str, Any]) -> LoopState:
+    """The models from the deployed policies, the burst in the queues, the handler's
+    environment and the simulated clock; prints each."""
     outputs = context.outputs
     assert outputs is not None  # set by deploy()
-    autoscaling, cloudwatch = clients["autoscaling"], clients["cloudwatch"]
-    names = {t: f.asg_name for t, f in outputs.fleets.items()}
-    scenario = context.scenario
+    autoscaling = clients["autoscaling"]
+    asg_names = {t: f.asg_name for t, f in outputs.fleets.items()}
     simulator = WorkerSimulator(
         clients["sqs"],
         {
-            t: SimulatedFleet(t, f.queue_urls, scenario.messages_per_instance[t])
+            t: SimulatedFleet(t, f.queue_urls, context.scenario.messages_per_instance[t])
             for t, f in outputs.fleets.items()
         },
     )
+    models = _deployed_models(autoscaling, outputs, asg_names)
+    traces = _enqueue_burst(simulator, context.scenario)
+    environment = handler_environment(clients["lambda"], outputs.function_name, aws)
+    log_path = context.run_dir / "lambda.log"
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    clock_start = now - timedelta(minutes=context.clock_offset_minutes)
+    say(
+        f"  handler: lambda_function.lambda_handler from {context.zip_path.name}, "
+        f"{len(environment)} variables from GetFunctionConfiguration + local AWS; log {log_path}"
+    )
+    say(f"  simulated clock: 1 tick = 1 minute from {clock_start:%H:%M}Z\n")
+    return LoopState(
+        context=context,
+        outputs=outputs,
+        autoscaling=autoscaling,
+        cloudwatch=clients["cloudwatch"],
+        asg_names=asg_names,
+        simulator=simulator,
+        models=models,
+        traces=traces,
+        handler_environment=environment,
+        handler_log=log_path,
+        clock_start=clock_start,
+    )
+
+
+def _deployed_models(
+    autoscaling: Any, outputs: StackOutputs, asg_names: Mapping[WorkerType, str]
+) -> dict[WorkerType, TargetTrackingModel]:
+    """A target-tracking model per target-tracked fleet, from its deployed policy."""
     models = {
         t: TargetTrackingModel(
-            deployed_policy(autoscaling, names[t], outputs.fleets[t].scaling_policy)
+            deployed_policy(autoscaling, asg_names[t], outputs.fleets[t].scaling_policy)
         )
         for t in TARGET_TRACKED_TYPES
     }
@@ -76,6 +149,11 @@ def run_loop(
             f"{policy.target_value:g}, warmup {policy.instance_warmup_seconds:g} s, "
             f"size {policy.min_size}..{policy.max_size}"
         )
+    return models
+
+
+def _enqueue_burst(simulator: WorkerSimulator, scenario: Scenario) -> dict[WorkerType, FleetTrace]:
+    """The scenario's burst sent to every fleet's queues; a trace per fleet with it."""
     traces = {t: FleetTrace() for t in WorkerType}
     for worker_type in WorkerType:
         traces[worker_type].enqueued = simulator.enqueue(
@@ -88,76 +166,115 @@ def run_loop(
         + ", ".join(f"{t.value} {scenario.messages_per_instance[t]}" for t in WorkerType)
         + " per instance per minute"
     )
-    environment = handler_environment(clients["lambda"], outputs.function_name, aws)
-    log_path = context.run_dir / "lambda.log"
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
-    clock_start = now - timedelta(minutes=context.clock_offset_minutes)
-    say(
-        f"  handler: lambda_function.lambda_handler from {context.zip_path.name}, "
-        f"{len(environment)} variables from GetFunctionConfiguration + local AWS; log {log_path}"
-    )
-    say(f"  simulated clock: 1 tick = 1 minute from {clock_start:%H:%M}Z\n")
-    header = "  tick  time  " + "".join(f"| {t.value:<19}" for t in WorkerType)
-    say(header)
-    say("              " + "| depth  fly  des/in  " * len(WorkerType))
-    last_kind: dict[WorkerType, str] = {}
-    with ZipHandler(context.zip_path, environment, log_path=log_path) as handler:
-        groups = describe_groups(autoscaling, names)
-        for tick in range(1, context.ticks + 1):
-            when = clock_start + timedelta(minutes=tick)
-            steps = simulator.step({t: g.in_service for t, g in groups.items()})
-            for worker_type, step in steps.items():
-                traces[worker_type].completed += step.completed
-            invocation = handler.invoke(
-                scheduled_event(when, outputs.region, outputs.schedule_rule_name)
-            )
-            record = invocation.result or {}
-            notes: list[str] = []
-            if not invocation.ok:
-                context.problems.append(f"tick {tick}: the handler failed: {invocation.error}")
-                notes.append(f"handler FAILED: {invocation.error}")
-            video = record.get("video") or {}
-            if video.get("action") not in (None, "unchanged", "skipped"):
-                notes.append(f"Video: Lambda {video['action']}: {video.get('reason', '')}")
-            groups = describe_groups(autoscaling, names)
-            for worker_type, model in models.items():
-                metric = read_datapoint(
-                    cloudwatch,
-                    outputs.metric_namespace,
-                    outputs.backlog_per_instance_metric_name,
-                    worker_type,
-                    when,
-                )
-                decision: ScalingDecision = model.evaluate(
-                    tick * 60.0, metric, groups[worker_type].in_service
-                )
-                if decision.desired is not None:
-                    autoscaling.set_desired_capacity(
-                        AutoScalingGroupName=names[worker_type],
-                        DesiredCapacity=decision.desired,
-                        HonorCooldown=False,
-                    )
-                if decision.changed or _reason_kind(decision.reason) != last_kind.get(worker_type):
-                    notes.append(f"{worker_type.value}: {decision.reason}")
-                last_kind[worker_type] = _reason_kind(decision.reason)
-            groups = describe_groups(autoscaling, names)
-            depth = record.get("queue_depth") or {}
-            cells = []
-            for worker_type in WorkerType:
-                group, trace = groups[worker_type], traces[worker_type]
-                previous = trace.final_desired
-                if group.desired > previous:
-                    trace.scale_outs += 1
-                elif group.desired < previous:
-                    trace.scale_ins += 1
-                trace.peak_desired = max(trace.peak_desired, group.desired)
-                trace.final_desired, trace.final_in_service = group.desired, group.in_service
-                cells.append(
-                    f"| {depth.get(worker_type.value, '-')!s:>5} {steps[worker_type].in_flight:>4}"
-                    f"  {group.desired:>2}/{group.in_service:<2}  "
-                )
-            say(f"  {tick:>4}  {when:%H:%M} " + "".join(cells))
-            for note in notes:
-                say(f"               ↳ {note}")
-        context.clock_end = clock_start + timedelta(minutes=context.ticks + 1)
     return traces
+
+
+# --------------------------------------------------------------------------- one tick
+
+
+def run_tick(
+    loop: LoopState, handler: ZipHandler, tick: int, groups: Mapping[WorkerType, GroupState]
+) -> dict[WorkerType, GroupState]:
+    """Tick ``tick``: the workers take messages from the queues (as many as ``groups``
+    have in service), the handler runs, the model scales; prints the row.
+    Returns the groups after scaling, which the next tick's workers start from."""
+    when = loop.clock_start + timedelta(minutes=tick)
+    steps = loop.simulator.step({t: g.in_service for t, g in groups.items()})
+    for worker_type, step in steps.items():
+        loop.traces[worker_type].completed += step.completed
+    record, notes = _invoke_handler(loop, handler, tick, when)
+    notes += _scale_target_tracked(loop, tick, when)
+    scaled = describe_groups(loop.autoscaling, loop.asg_names)
+    _update_traces(loop.traces, scaled)
+    print_row(tick, when, scaled, steps, record.get("queue_depth") or {}, notes)
+    return scaled
+
+
+def _invoke_handler(
+    loop: LoopState, handler: ZipHandler, tick: int, when: datetime
+) -> tuple[Mapping[str, Any], list[str]]:
+    """The handler on the scheduled event of ``when``: its tick record, and notes for
+    a failure (also a problem of the run) and for a Video action."""
+    outputs = loop.outputs
+    invocation = handler.invoke(scheduled_event(when, outputs.region, outputs.schedule_rule_name))
+    record = invocation.result or {}
+    notes: list[str] = []
+    if not invocation.ok:
+        loop.context.problems.append(f"tick {tick}: the handler failed: {invocation.error}")
+        notes.append(f"handler FAILED: {invocation.error}")
+    video = record.get("video") or {}
+    if video.get("action") not in (None, "unchanged", "skipped"):
+        notes.append(f"Video: Lambda {video['action']}: {video.get('reason', '')}")
+    return record, notes
+
+
+def _scale_target_tracked(loop: LoopState, tick: int, when: datetime) -> list[str]:
+    """Each model evaluates the tick's ``BacklogPerInstance`` datapoint, and its
+    desired capacity is set on the group; a note when a decision changes something
+    or is of a new kind."""
+    groups = describe_groups(loop.autoscaling, loop.asg_names)
+    notes: list[str] = []
+    for worker_type, model in loop.models.items():
+        metric = read_datapoint(
+            loop.cloudwatch,
+            loop.outputs.metric_namespace,
+            loop.outputs.backlog_per_instance_metric_name,
+            worker_type,
+            when,
+        )
+        decision: ScalingDecision = model.evaluate(
+            tick * 60.0, metric, groups[worker_type].in_service
+        )
+        if decision.desired is not None:
+            loop.autoscaling.set_desired_capacity(
+                AutoScalingGroupName=loop.asg_names[worker_type],
+                DesiredCapacity=decision.desired,
+                HonorCooldown=False,
+            )
+        if decision.changed or _reason_kind(decision.reason) != loop.last_kind.get(worker_type):
+            notes.append(f"{worker_type.value}: {decision.reason}")
+        loop.last_kind[worker_type] = _reason_kind(decision.reason)
+    return notes
+
+
+def _update_traces(
+    traces: Mapping[WorkerType, FleetTrace], groups: Mapping[WorkerType, GroupState]
+) -> None:
+    """Count a scale-out or scale-in against the last tick, and keep peak and final."""
+    for worker_type in WorkerType:
+        group, trace = groups[worker_type], traces[worker_type]
+        previous = trace.final_desired
+        if group.desired > previous:
+            trace.scale_outs += 1
+        elif group.desired < previous:
+            trace.scale_ins += 1
+        trace.peak_desired = max(trace.peak_desired, group.desired)
+        trace.final_desired, trace.final_in_service = group.desired, group.in_service
+
+
+# --------------------------------------------------------------------------- the table
+
+
+def print_table_header() -> None:
+    say("  tick  time  " + "".join(f"| {t.value:<19}" for t in WorkerType))
+    say("              " + "| depth  fly  des/in  " * len(WorkerType))
+
+
+def print_row(
+    tick: int,
+    when: datetime,
+    groups: Mapping[WorkerType, GroupState],
+    steps: Mapping[WorkerType, StepResult],
+    depth: Mapping[str, Any],
+    notes: list[str],
+) -> None:
+    """One tick's row: per fleet the published queue depth, the messages in flight
+    and desired/in-service after scaling; then the tick's notes."""
+    cells = [
+        f"| {depth.get(t.value, '-')!s:>5} {steps[t].in_flight:>4}"
+        f"  {groups[t].desired:>2}/{groups[t].in_service:<2}  "
+        for t in WorkerType
+    ]
+    say(f"  {tick:>4}  {when:%H:%M} " + "".join(cells))
+    for note in notes:
+        say(f"               ↳ {note}")
