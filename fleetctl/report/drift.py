@@ -1,0 +1,153 @@
+"""Drift detection: every place where a consumer and the publisher disagree.
+
+Each function returns the ``Drift`` of one concern, in a stable order, so the
+report lists the function's environment first, then the policies, then the
+fleets nothing controls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from fleetctl.contract_checks import (
+    Dimensions,
+    PublishedSchema,
+    environment_problems,
+    show_dimensions,
+)
+from fleetctl.report.extract import (
+    Policy,
+    Publisher,
+    asg_named_by,
+    asg_worker_type,
+    lambda_controls,
+)
+from fleetctl.report.model import Drift, DriftKind
+from fleetctl.report.stack import SynthesizedStack
+from worker_metrics import contract
+from worker_metrics.contract import LAMBDA_CONTROLLED_TYPES, EnvVar, WorkerType
+
+
+def stack_drift(
+    stack: SynthesizedStack,
+    publisher: Publisher,
+    asg_by_type: Mapping[WorkerType, str],
+    policies: Sequence[Policy],
+) -> list[Drift]:
+    """Every drift of the stack, in the order the report lists it."""
+    type_of_asg = {address: t for t, address in asg_by_type.items()}
+    return (
+        environment_drift(stack, publisher)
+        + policy_drift(stack, policies, publisher.schema, type_of_asg)
+        + controller_drift(stack, publisher, asg_by_type, policies)
+    )
+
+
+def environment_drift(stack: SynthesizedStack, publisher: Publisher) -> list[Drift]:
+    """The function's environment against the contract, and each ``<TYPE>_ASG_NAME``
+    that points at another fleet's ASG."""
+    drift = [Drift(DriftKind.ENVIRONMENT, p) for p in environment_problems(publisher.environment)]
+    asgs = stack.blocks("aws_autoscaling_group")
+    for worker_type in WorkerType:
+        target = asg_named_by(stack, publisher.environment, worker_type)
+        if target is None:
+            continue
+        tagged = asg_worker_type(asgs[target])
+        if tagged is not None and tagged is not worker_type:
+            drift.append(
+                Drift(
+                    DriftKind.ENVIRONMENT,
+                    f"{EnvVar.asg_name(worker_type)} points at "
+                    f"{stack.text(asgs[target].get('name'))}, the "
+                    f"{tagged.value} fleet",
+                )
+            )
+    return drift
+
+
+def policy_drift(
+    stack: SynthesizedStack,
+    policies: Sequence[Policy],
+    schema: PublishedSchema,
+    type_of_asg: Mapping[str, WorkerType],
+) -> list[Drift]:
+    """Each policy's series against what is published and against its own fleet's
+    contract series; a policy on a Lambda-controlled fleet."""
+    asgs = stack.blocks("aws_autoscaling_group")
+    drift: list[Drift] = []
+    for policy in policies:
+        name = stack.text(policy.block.get("name"))
+        owner = type_of_asg.get(policy.asg_address) or asg_worker_type(
+            asgs.get(policy.asg_address, {})
+        )
+        for namespace, metric, dims, statistic in policy.series:
+            shown = f"{namespace} {metric} {show_dimensions(dims)}"
+            if not schema.emits(namespace, metric, dims):
+                drift.append(
+                    Drift(
+                        DriftKind.UNPUBLISHED_METRIC,
+                        f"policy {name} consumes {shown}, which no publisher emits "
+                        f"(the Lambda publishes {', '.join(schema.metric_names)} in "
+                        f"{schema.namespace} by {contract.DIMENSION_NAME}="
+                        f"{'|'.join(t.value for t in schema.worker_types) or '(none)'})",
+                    )
+                )
+            elif owner is not None and (
+                (namespace, metric, dims) != _tracked_key(schema, owner)
+                or statistic != contract.TARGET_TRACKING_STATISTIC
+            ):
+                expected = schema.tracked_series(owner)
+                drift.append(
+                    Drift(
+                        DriftKind.WRONG_SERIES,
+                        f"policy {name} of the {owner.value} fleet consumes {shown} "
+                        f"({statistic}); the contract says {expected.show()} "
+                        f"({contract.TARGET_TRACKING_STATISTIC})",
+                    )
+                )
+        if owner in LAMBDA_CONTROLLED_TYPES:
+            drift.append(
+                Drift(
+                    DriftKind.LAMBDA_FLEET_HAS_POLICY,
+                    f"{owner.value} is controlled by the Lambda (SetDesiredCapacity) but has "
+                    f"scaling policy {name}; two scalers would fight over its desired capacity",
+                )
+            )
+    return drift
+
+
+def controller_drift(
+    stack: SynthesizedStack,
+    publisher: Publisher,
+    asg_by_type: Mapping[WorkerType, str],
+    policies: Sequence[Policy],
+) -> list[Drift]:
+    """Every published worker type whose fleet has neither a policy nor Lambda control."""
+    asgs = stack.blocks("aws_autoscaling_group")
+    drift: list[Drift] = []
+    for worker_type in WorkerType:
+        address = asg_by_type.get(worker_type)
+        asg = asgs.get(address or "", {})
+        own = [p for p in policies if address and p.asg_address == address]
+        controlled = lambda_controls(stack, publisher, worker_type, address or "")
+        if worker_type not in publisher.schema.worker_types or own or controlled:
+            continue
+        why = (
+            "its IAM policy grants no autoscaling:SetDesiredCapacity on it"
+            if worker_type in LAMBDA_CONTROLLED_TYPES
+            else "it is not Lambda-controlled in the contract"
+        )
+        drift.append(
+            Drift(
+                DriftKind.UNCONTROLLED_FLEET,
+                f"{worker_type.value} is published but its ASG "
+                f"{stack.text(asg.get('name')) if asg else '(none found)'} has no scaling "
+                f"policy and the Lambda does not control it ({why})",
+            )
+        )
+    return drift
+
+
+def _tracked_key(schema: PublishedSchema, worker_type: WorkerType) -> tuple[str, str, Dimensions]:
+    series = schema.tracked_series(worker_type)
+    return series.namespace, series.metric_name, series.dimensions
