@@ -52,6 +52,7 @@ from modules.aws import (
 from modules.checkov import suppress
 from modules.iam import Condition, PolicyDocumentBuilder, assume_role_policy
 from modules.publisher_alarms import PublisherAlarms
+from modules.publisher_environment import publisher_environment
 from modules.settings import PublisherSettings
 from modules.worker_fleet import WorkerFleet
 from worker_metrics import contract
@@ -316,23 +317,13 @@ class QueueDepthPublisher(Construct):
         )
 
     def _environment(self) -> dict[str, str]:
-        """The Lambda's environment, written by the contract's ``lambda_environment``
-        (the same definition ``worker_metrics.config`` reads)."""
-        video = self.fleets[WorkerType.VIDEO].settings
-        env = contract.lambda_environment(
+        """The Lambda's environment (``publisher_environment``, shared with the simulator)."""
+        return publisher_environment(
+            self.settings,
+            {t: fleet.settings for t, fleet in self.fleets.items()},
             queue_urls={t: [q.url for q in fleet.queues] for t, fleet in self.fleets.items()},
             asg_names={t: fleet.asg.name for t, fleet in self.fleets.items()},
             namespace=self.namespace,
             metric_name=self.metric_name,
             backlog_per_instance_metric_name=self.backlog_per_instance_metric_name,
-            video_messages_per_instance=float(video.target_messages_per_instance),
-            video_jobs_per_instance=video.jobs_per_instance,
-            video_scale_in_step=self.settings.video_scale_in_step,
         )
-        tenant = self.settings.tenant_backlog
-        if tenant is not None:
-            # Only the secret's ARN: the credentials stay in Secrets Manager.
-            env[contract.EnvVar.BACKLOG_DB_SECRET_ARN] = tenant.secret_arn
-            env[contract.EnvVar.BACKLOG_TOP_TENANTS] = str(tenant.top_tenants)
-            env[contract.EnvVar.BACKLOG_STATEMENT_TIMEOUT_MS] = str(tenant.statement_timeout_ms)
-        return env

@@ -7,7 +7,8 @@ and the setting's path (``config/prod.toml: fleets.ai.max_size = 1 ...``), so
 a bad setting fails at synth time, before any Terraform is written.
 
 One module per table: ``queue`` (``[[fleets.<type>.queues]]``), ``fleet``
-(``[fleets.<type>]``), ``publisher`` (``[publisher]``), ``backend``,
+(``[fleets.<type>]``), ``workload`` (``[fleets.<type>.workload]``, for the
+simulator), ``publisher`` (``[publisher]``), ``backend``,
 ``environment`` (the document); ``checks`` holds the shared validators and
 ``loading`` the TOML reader.
 
@@ -27,6 +28,7 @@ from modules.settings.loading import (
 )
 from modules.settings.publisher import PublisherSettings, TenantBacklogSettings
 from modules.settings.queue import QueueSettings
+from modules.settings.workload import WorkloadSettings
 
 __all__ = [
     "CONFIG_DIR",
@@ -37,6 +39,7 @@ __all__ = [
     "QueueSettings",
     "SettingsError",
     "TenantBacklogSettings",
+    "WorkloadSettings",
     "available_environments",
     "load_environment",
     "parse_environment",

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from modules.settings.checks import fail, positive, whole
 from modules.settings.queue import QueueSettings
+from modules.settings.workload import WorkloadSettings
 from worker_metrics.contract import LAMBDA_CONTROLLED_TYPES, WorkerType
 
 _AMI = re.compile(r"^(ami-[0-9a-f]{8,17}|resolve:ssm:/[A-Za-z0-9_./-]+)$")
@@ -42,6 +43,8 @@ class FleetSettings:
     on must be cleaned up by the worker or an operator.
     ``volume_size_gb``: default 30, root EBS volume, encrypted.
     ``user_data_extra``: default empty; shell lines appended to the rendered user data.
+    ``workload``: default ``WorkloadSettings()``; the traffic and workers
+    ``fleetctl simulate`` assumes (``[fleets.<type>.workload]``), not deployed.
     """
 
     worker_type: WorkerType
@@ -58,6 +61,7 @@ class FleetSettings:
     protect_from_scale_in: bool = False
     volume_size_gb: int = 30
     user_data_extra: str = ""
+    workload: WorkloadSettings = field(default_factory=WorkloadSettings)
 
     def __post_init__(self) -> None:
         if not self.queues:

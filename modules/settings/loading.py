@@ -13,7 +13,7 @@ import re
 import tomllib
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 from modules.settings.checks import check_field_types, fail
 from modules.settings.environment import EnvironmentSettings
 from modules.settings.fleet import FleetSettings
+from modules.settings.overrides import Override, OverrideError, apply_overrides
 from worker_metrics.contract import WorkerType
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
@@ -121,8 +122,11 @@ def parse_environment(name: str, raw: Mapping[str, Any]) -> EnvironmentSettings:
     )
 
 
-def load_environment(name: str, config_dir: Path = CONFIG_DIR) -> EnvironmentSettings:
-    """Load ``<config_dir>/<name>.toml``.
+def load_environment(
+    name: str, config_dir: Path = CONFIG_DIR, overrides: Sequence[Override] = ()
+) -> EnvironmentSettings:
+    """Load ``<config_dir>/<name>.toml``, with ``overrides`` (``--set``) applied to
+    the parsed document before validation.
 
     Raises ``SettingsError`` naming the file, the setting and the value.
     """
@@ -135,10 +139,17 @@ def load_environment(name: str, config_dir: Path = CONFIG_DIR) -> EnvironmentSet
         raw = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as err:
         raise SettingsError(f"{shown}: not valid TOML: {err}") from None
+    where = str(shown)
+    if overrides:
+        try:
+            raw = apply_overrides(raw, overrides)
+        except OverrideError as err:
+            raise SettingsError(f"{where}: {err}") from None
+        where += " with --set"
     try:
         return parse_environment(name, raw)
     except ValueError as err:
-        raise SettingsError(f"{shown}: {err}") from None
+        raise SettingsError(f"{where}: {err}") from None
 
 
 def available_environments(config_dir: Path = CONFIG_DIR) -> list[str]:
