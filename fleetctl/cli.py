@@ -27,6 +27,7 @@ SUBCOMMANDS: dict[str, str] = {
     "report": "fleetctl.report",
     "verify": "fleetctl.verify",
     "demo": "fleetctl.demo",
+    "simulate": "fleetctl.simulation.simulate_cli",
 }
 """Subcommand name -> module implementing the interface above."""
 
