@@ -4,7 +4,8 @@ Created queues get SQS-managed server-side encryption and a dead-letter queue
 (``<name>-dlq``, also encrypted, 14-day retention) with a redrive policy, so a
 poison message stops being retried after ``max_receive_count`` receives instead
 of inflating the backlog forever. Existing queues (``existing = true``) are looked
-up by name and left as they are: this stack only reads their attributes.
+up by name and left as they are: this stack only reads their attributes (and,
+when ``dead_letter_queue`` names one, their dead-letter queue's metrics).
 """
 
 from __future__ import annotations
@@ -25,16 +26,24 @@ class WorkerQueue(Construct):
 
     Attributes ``arn``, ``url`` and ``name`` are Terraform references; pass the
     construct itself to other constructs, not these strings.
+    ``dead_letter_queue_name``: the literal name of its dead-letter queue (created,
+    or the existing one named in the settings), or ``None``: what the alarms and
+    the dashboard watch (``AWS/SQS`` metrics are keyed by ``QueueName``).
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: QueueSettings) -> None:
         super().__init__(scope, construct_id)
         self.settings = settings
         self.dead_letter_queue: SqsQueue | None = None
+        self.dead_letter_queue_name: str | None = None
         if settings.existing:
             existing = DataAwsSqsQueue(self, "existing", name=settings.name)
             self.arn: str = existing.arn
             self.url: str = existing.url
+            if settings.dead_letter_queue:
+                # Looked up so a misspelled name fails the plan, not the alarm silently.
+                DataAwsSqsQueue(self, "existing-dlq", name=settings.dead_letter_queue)
+                self.dead_letter_queue_name = settings.dead_letter_queue
         else:
             self.dead_letter_queue = SqsQueue(
                 self,
@@ -59,6 +68,7 @@ class WorkerQueue(Construct):
             )
             self.arn = queue.arn
             self.url = queue.url
+            self.dead_letter_queue_name = f"{settings.name}-dlq"
         self.name = settings.name
 
     def grant_read_attributes(self, policy: PolicyDocumentBuilder) -> None:

@@ -14,6 +14,10 @@ _AMI = re.compile(r"^(ami-[0-9a-f]{8,17}|resolve:ssm:/[A-Za-z0-9_./-]+)$")
 _SUBNET = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 
+MAX_QUEUES_PER_FLEET = 4
+"""CloudWatch alarms read at most 10 metrics; the capacity-exhausted alarm reads
+``GroupDesiredCapacity``, ``GroupMaxSize`` and two SQS metrics per queue."""
+
 
 @dataclass(frozen=True)
 class FleetSettings:
@@ -45,6 +49,13 @@ class FleetSettings:
     ``user_data_extra``: default empty; shell lines appended to the rendered user data.
     ``workload``: default ``WorkloadSettings()``; the traffic and workers
     ``fleetctl simulate`` assumes (``[fleets.<type>.workload]``), not deployed.
+    ``max_wait_seconds``: default 900 (15 min), 60..1,209,600: the fleet's latency
+    goal. An alarm fires when the oldest message of one of its queues
+    (``AWS/SQS ApproximateAgeOfOldestMessage``) is older than this for two minutes
+    in a row (RUNBOOK.md, "Messages waiting too long"); the dashboard draws it.
+    At most ``MAX_QUEUES_PER_FLEET`` (4) queues: the capacity-exhausted alarm
+    reads two SQS metrics per queue plus two group metrics, and a CloudWatch
+    alarm holds at most 10 metrics.
     """
 
     worker_type: WorkerType
@@ -62,6 +73,7 @@ class FleetSettings:
     volume_size_gb: int = 30
     user_data_extra: str = ""
     workload: WorkloadSettings = field(default_factory=WorkloadSettings)
+    max_wait_seconds: int = 900
 
     def __post_init__(self) -> None:
         if not self.queues:
@@ -101,6 +113,14 @@ class FleetSettings:
                 "target tracking could then never scale in",
             )
         whole("volume_size_gb", self.volume_size_gb, 8, 16_384)
+        whole("max_wait_seconds", self.max_wait_seconds, 60, 1_209_600)
+        if len(self.queues) > MAX_QUEUES_PER_FLEET:
+            fail(
+                "queues",
+                [q.name for q in self.queues],
+                f"at most {MAX_QUEUES_PER_FLEET} queues per fleet: its capacity-exhausted alarm "
+                "reads 2 metrics per queue and an alarm holds at most 10",
+            )
 
     @property
     def key(self) -> str:
