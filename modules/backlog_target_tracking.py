@@ -29,6 +29,7 @@ from modules.aws import (
     AutoscalingPolicyTargetTrackingConfigurationCustomizedMetricSpecification,
     AutoscalingPolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricDimension,
 )
+from modules.settings.publisher import TRACKED_PERIOD_SECONDS
 from modules.worker_fleet import WorkerFleet
 from worker_metrics.contract import (
     DEFAULT_BACKLOG_PER_INSTANCE_METRIC_NAME,
@@ -73,6 +74,8 @@ class BacklogTargetTracking(Construct):
         self.metric = metric or TrackedMetric()
         self.fleet = fleet
         self.target_value = float(fleet.settings.target_messages_per_instance)
+        # The period of the datapoints the policy evaluates (the dashboard plots at it).
+        self.period_seconds = TRACKED_PERIOD_SECONDS
         self.policy = AutoscalingPolicy(
             self,
             "policy",

@@ -6,7 +6,9 @@ Composition only; every resource is made by a construct in its own file:
 * ``WorkerFleet`` per worker type, given its queue constructs;
 * ``BacklogTargetTracking`` for AI and Messaging (contract
   ``TARGET_TRACKED_TYPES``); none for Video, which the Lambda drives;
-* one ``QueueDepthPublisher`` given all fleets.
+* one ``QueueDepthPublisher`` given all fleets;
+* ``FleetAlarms`` per fleet (capacity exhausted, messages waiting too long,
+  dead-letter queue not empty) and one ``WorkersDashboard`` over all of it.
 
 Outputs carry the deployed names, so ``fleetctl verify`` and the demo read them
 from ``terraform output`` instead of guessing.
@@ -20,6 +22,8 @@ from cdktf import TerraformOutput, TerraformStack
 from constructs import Construct
 
 from modules.backlog_target_tracking import BacklogTargetTracking, TrackedMetric
+from modules.dashboard import WorkersDashboard
+from modules.fleet_alarms import FleetAlarms
 from modules.provider import aws_provider
 from modules.queue_depth_publisher import QueueDepthPublisher
 from modules.settings import EnvironmentSettings
@@ -78,6 +82,29 @@ class WorkerAutoscalingStack(TerraformStack):
             for fleet in self.fleets
             if fleet.worker_type in TARGET_TRACKED_TYPES
         ]
+        self.fleet_alarms = [
+            FleetAlarms(
+                self,
+                f"{fleet.settings.key}-alarms",
+                fleet=fleet,
+                actions=settings.publisher.alarm_topic_arns,
+            )
+            for fleet in self.fleets
+        ]
+        self.dashboard = WorkersDashboard(
+            self,
+            "dashboard",
+            fleets=self.fleets,
+            policies=self.scaling_policies,
+            publisher=self.publisher,
+            name_prefix=settings.name_prefix,
+            region=settings.region,
+            alarms=[
+                self.publisher.errors_alarm,
+                *self.publisher.missing_data_alarms,
+                *(alarm for fleet_alarms in self.fleet_alarms for alarm in fleet_alarms.alarms),
+            ],
+        )
         self._outputs()
 
     def _outputs(self) -> None:
@@ -93,6 +120,7 @@ class WorkerAutoscalingStack(TerraformStack):
         TerraformOutput(self, "function_name", value=publisher.function.function_name)
         TerraformOutput(self, "schedule_rule_name", value=publisher.schedule.name)
         TerraformOutput(self, "log_group_name", value=publisher.log_group.name)
+        TerraformOutput(self, "dashboard_name", value=self.dashboard.dashboard.dashboard_name)
         TerraformOutput(
             self,
             "fleets",
