@@ -378,6 +378,15 @@ def _alarm(ctx: Context, c: Config) -> tuple[Grant, ...]:
     )
 
 
+def _dashboard(ctx: Context, c: Config) -> tuple[Grant, ...]:
+    # Dashboards are global: no region in their ARN.
+    arn = (f"arn:aws:cloudwatch::*:dashboard/{c['dashboard_name']}",)
+    return (
+        Grant(("cloudwatch:GetDashboard",), arn, read=True),
+        Grant(("cloudwatch:DeleteDashboards", "cloudwatch:PutDashboard"), arn),
+    )
+
+
 def _bucket_arn(ctx: Context, c: Config) -> tuple[str, ...]:
     return (f"arn:aws:s3:::{ctx.name(c['bucket'], 'bucket')}",)
 
@@ -422,6 +431,7 @@ def _bucket_part(read: tuple[str, ...], write: tuple[str, ...]) -> Rule:
 PERMISSIONS: dict[str, Rule] = {
     "resource.aws_autoscaling_group": _asg,
     "resource.aws_autoscaling_policy": _asg_policy,
+    "resource.aws_cloudwatch_dashboard": _dashboard,
     "resource.aws_cloudwatch_event_rule": _event_rule,
     "resource.aws_cloudwatch_event_target": _event_target,
     "resource.aws_cloudwatch_log_group": _log_group,
