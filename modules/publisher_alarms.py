@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from constructs import Construct
 
 from modules.aws import CloudwatchMetricAlarm, LambdaFunction
+from modules.runbook import RunbookSection
 from worker_metrics import contract
 from worker_metrics.contract import WorkerType
 
@@ -52,7 +53,7 @@ class PublisherAlarms:
             scope,
             "errors-alarm",
             alarm_name=f"{name_prefix}-errors",
-            alarm_description=(
+            alarm_description=RunbookSection.LAMBDA_ERRORS.describe(
                 "The queue-depth Lambda failed: some metrics or the Video decision are missing."
             ),
             namespace="AWS/Lambda",
@@ -73,7 +74,7 @@ class PublisherAlarms:
                 scope,
                 f"missing-data-alarm-{worker_type.name.lower()}",
                 alarm_name=f"{name_prefix}-missing-{worker_type.name.lower()}",
-                alarm_description=(
+                alarm_description=RunbookSection.MISSING_QUEUE_DEPTH.describe(
                     f"No {metric_name} datum for WorkerType={worker_type.value}: target tracking "
                     "cannot scale in and the Video fleet is not driven."
                 ),

@@ -14,14 +14,16 @@ import worker_metrics
 from fleetctl import code_map
 from fleetctl.contract_checks import PublishedSchema
 from fleetctl.report import drift as drift_checks
-from fleetctl.report import extract
+from fleetctl.report import extract, observers
 from fleetctl.report.extract import Policy, Publisher
 from fleetctl.report.model import (
     DEFAULT_VERIFY_MINUTES,
+    AlarmRow,
     CallRow,
     FleetRow,
     MetricRow,
     Report,
+    WidgetRow,
 )
 from fleetctl.report.render import commands
 from fleetctl.report.stack import SynthesizedStack, relative
@@ -59,6 +61,12 @@ def build_report(
     handler_file, code = _scan_code(handler)
     warnings += _code_findings(publisher, code)
 
+    widgets, alarms = _operator_view(stack)
+    warnings += [
+        f"alarm {a.name} names no runbook section (no 'Runbook: ...' in its description)"
+        for a in alarms
+        if not a.runbook
+    ]
     schedule_expression, schedule_rule = extract.schedule(stack, publisher.address)
     fleets = _fleet_rows(stack, publisher, asg_by_type, policies)
     report = Report(
@@ -90,6 +98,8 @@ def build_report(
         video_calls=_video_calls(stack, publisher, asg_by_type, code),
         tenant_backlog=tenant_section(publisher.environment, settings),
         verify_minutes=verify_minutes,
+        widgets=widgets,
+        alarms=alarms,
         drift=drift,
         warnings=warnings,
     )
@@ -98,6 +108,37 @@ def build_report(
     report.bash_commands = commands("commands.sh.j2", report)
     report.powershell_commands = commands("commands.ps1.j2", report)
     return report
+
+
+def _operator_view(
+    stack: SynthesizedStack,
+) -> tuple[tuple[WidgetRow, ...], tuple[AlarmRow, ...]]:
+    """The dashboards' graphs and the alarms, as the report lists them."""
+    widgets = tuple(
+        WidgetRow(
+            dashboard.name,
+            widget.title,
+            "; ".join(
+                [f"{s.id + ': ' if s.id else ''}{s.show()} ({s.stat})" for s in widget.series]
+                + [f"{e.id} = {e.expression}" for e in widget.expressions]
+            ),
+        )
+        for dashboard in observers.dashboards(stack)
+        for widget in dashboard.widgets
+    )
+    alarms = tuple(
+        AlarmRow(
+            alarm.name,
+            "; ".join(
+                ([f"metric math: {alarm.expression}"] if alarm.expression else [])
+                + [f"{s.id + ': ' if s.id else ''}{s.show()} ({s.stat})" for s in alarm.series]
+            ),
+            alarm.condition,
+            alarm.runbook or "-",
+        )
+        for alarm in observers.alarms(stack)
+    )
+    return widgets, alarms
 
 
 def _missing_policy_warnings(

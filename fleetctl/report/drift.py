@@ -2,7 +2,7 @@
 
 Each function returns the ``Drift`` of one concern, in a stable order, so the
 report lists the function's environment first, then the policies, then the
-fleets nothing controls.
+fleets nothing controls, then the dashboards and alarms.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from fleetctl.contract_checks import (
     environment_problems,
     show_dimensions,
 )
+from fleetctl.report import observers
 from fleetctl.report.extract import (
     Policy,
     Publisher,
@@ -23,7 +24,9 @@ from fleetctl.report.extract import (
     lambda_controls,
 )
 from fleetctl.report.model import Drift, DriftKind
+from fleetctl.report.observers import AwsResources, ShownSeries
 from fleetctl.report.stack import SynthesizedStack
+from modules import aws_metrics
 from worker_metrics import contract
 from worker_metrics.contract import LAMBDA_CONTROLLED_TYPES, EnvVar, WorkerType
 
@@ -40,6 +43,7 @@ def stack_drift(
         environment_drift(stack, publisher)
         + policy_drift(stack, policies, publisher.schema, type_of_asg)
         + controller_drift(stack, publisher, asg_by_type, policies)
+        + observer_drift(stack, publisher.schema)
     )
 
 
@@ -86,10 +90,7 @@ def policy_drift(
                 drift.append(
                     Drift(
                         DriftKind.UNPUBLISHED_METRIC,
-                        f"policy {name} consumes {shown}, which no publisher emits "
-                        f"(the Lambda publishes {', '.join(schema.metric_names)} in "
-                        f"{schema.namespace} by {contract.DIMENSION_NAME}="
-                        f"{'|'.join(t.value for t in schema.worker_types) or '(none)'})",
+                        f"policy {name} consumes {shown}, which {_unpublished(schema)}",
                     )
                 )
             elif owner is not None and (
@@ -146,6 +147,61 @@ def controller_drift(
             )
         )
     return drift
+
+
+def observer_drift(stack: SynthesizedStack, schema: PublishedSchema) -> list[Drift]:
+    """Every dashboard widget that draws nothing, and every series a widget or an
+    alarm reads that is neither published nor an AWS metric of this stack."""
+    resources = AwsResources.of(stack)
+    drift: list[Drift] = []
+    for dashboard in observers.dashboards(stack):
+        if dashboard.unreadable:
+            drift.append(
+                Drift(
+                    DriftKind.EMPTY_WIDGET,
+                    f"dashboard {dashboard.name}: {dashboard.unreadable}, so it shows nothing",
+                )
+            )
+        for widget in dashboard.widgets:
+            where = f"dashboard {dashboard.name} widget '{widget.title}'"
+            empty = widget.nothing_shown()
+            if empty:
+                drift.append(Drift(DriftKind.EMPTY_WIDGET, f"{where} shows nothing: {empty}"))
+            for series in widget.series:
+                why = _series_problem(series, schema, resources)
+                if why:
+                    drift.append(
+                        Drift(DriftKind.UNPUBLISHED_METRIC, f"{where} shows {series.show()}, {why}")
+                    )
+    for alarm in observers.alarms(stack):
+        for series in alarm.series:
+            why = _series_problem(series, schema, resources)
+            if why:
+                drift.append(
+                    Drift(
+                        DriftKind.UNPUBLISHED_METRIC,
+                        f"alarm {alarm.name} reads {series.show()}, {why}",
+                    )
+                )
+    return drift
+
+
+def _series_problem(series: ShownSeries, schema: PublishedSchema, resources: AwsResources) -> str:
+    """Why nothing publishes ``series`` (``which ...``), or ``""`` when something does."""
+    if series.namespace == schema.namespace or series.namespace not in aws_metrics.FAMILIES:
+        if schema.emits(series.namespace, series.metric_name, series.dimensions):
+            return ""
+        return f"which {_unpublished(schema)}"
+    problem = resources.problem(series)
+    return f"which AWS does not publish: {problem}" if problem else ""
+
+
+def _unpublished(schema: PublishedSchema) -> str:
+    return (
+        f"no publisher emits (the Lambda publishes {', '.join(schema.metric_names)} in "
+        f"{schema.namespace} by {contract.DIMENSION_NAME}="
+        f"{'|'.join(t.value for t in schema.worker_types) or '(none)'})"
+    )
 
 
 def _tracked_key(schema: PublishedSchema, worker_type: WorkerType) -> tuple[str, str, Dimensions]:

@@ -22,6 +22,10 @@ class DriftKind(enum.Enum):
     """A Lambda-controlled fleet (Video) has a scaling policy."""
     ENVIRONMENT = "environment"
     """The Lambda's environment disagrees with the contract."""
+    EMPTY_WIDGET = "empty-widget"
+    """A dashboard widget draws nothing (no series, all hidden, an expression over
+    undefined ids), or a dashboard body is not readable. A widget's or an alarm's
+    series that nobody publishes is an ``unpublished-metric``."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,25 @@ class CallRow:
 
 
 @dataclass(frozen=True)
+class WidgetRow:
+    """One graph of a dashboard and the series it reads."""
+
+    dashboard: str
+    title: str
+    series: str
+
+
+@dataclass(frozen=True)
+class AlarmRow:
+    """One alarm: what it reads, when it fires, and its runbook section."""
+
+    name: str
+    reads: str
+    condition: str
+    runbook: str
+
+
+@dataclass(frozen=True)
 class TenantBacklogSection:
     enabled: bool
     join_path: str
@@ -119,6 +142,8 @@ class Report:
     video_calls: tuple[CallRow, ...]
     tenant_backlog: TenantBacklogSection | None
     verify_minutes: int
+    widgets: tuple[WidgetRow, ...] = ()
+    alarms: tuple[AlarmRow, ...] = ()
     bash_commands: str = ""
     powershell_commands: str = ""
     drift: list[Drift] = field(default_factory=list)
