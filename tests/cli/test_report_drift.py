@@ -235,4 +235,172 @@ def test_lambda_namespace_off_the_contract(synthesized: Synthesized, tmp_path: P
     assert drift[0][1] == (
         "METRIC_NAMESPACE = 'Academy/Workers-v2', but the contract says 'Academy/Workers'"
     )
-    assert kinds.count(DriftKind.UNPUBLISHED_METRIC) == 2
+    unpublished = [m for k, m in drift if k is DriftKind.UNPUBLISHED_METRIC]
+    assert len([m for m in unpublished if m.startswith("policy ")]) == 2
+    # and so do the dashboard's graphs and the missing-data alarms of the old namespace
+    assert any(m.startswith("dashboard academy-prod-workers widget 'AI: ") for m in unpublished)
+    assert any(m.startswith("alarm academy-prod-queue-depth-missing-ai ") for m in unpublished)
+
+
+# ------------------------------------------------------------------ dashboards and alarms
+
+
+def dashboard_widgets(document: Document) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The prod dashboard's block and its parsed widgets (write back with ``set_widgets``)."""
+    block = one(document, "resource", "aws_cloudwatch_dashboard", "dashboard")
+    widgets: list[dict[str, Any]] = json.loads(block["dashboard_body"])["widgets"]
+    return block, widgets
+
+
+def set_widgets(block: dict[str, Any], widgets: list[dict[str, Any]]) -> None:
+    block["dashboard_body"] = json.dumps({"widgets": widgets})
+
+
+def widget(widgets: list[dict[str, Any]], title: str) -> dict[str, Any]:
+    matches = [w for w in widgets if w.get("properties", {}).get("title") == title]
+    assert len(matches) == 1, title
+    return matches[0]
+
+
+def test_a_graph_of_a_series_nobody_publishes(synthesized: Synthesized, tmp_path: Path) -> None:
+    # GIVEN the AI QueueDepth graph reads a metric name the Lambda does not publish
+    def change(document: Document) -> None:
+        block, widgets = dashboard_widgets(document)
+        row = widget(widgets, "AI: QueueDepth (visible + in flight)")["properties"]["metrics"][0]
+        row[1] = "QueueDepthV2"
+        set_widgets(block, widgets)
+
+    # WHEN the report is built
+    drift = drift_of(altered(synthesized, tmp_path, change))
+
+    # THEN the dashboard, the graph and the series are named
+    assert [kind for kind, _ in drift] == [DriftKind.UNPUBLISHED_METRIC]
+    assert drift[0][1].startswith(
+        "dashboard academy-prod-workers widget 'AI: QueueDepth (visible + in flight)' shows "
+        "Academy/Workers QueueDepthV2 WorkerType=AI, which no publisher emits"
+    )
+
+
+def test_a_graph_of_a_queue_the_stack_does_not_have(
+    synthesized: Synthesized, tmp_path: Path
+) -> None:
+    # GIVEN the Messaging oldest-message graph reads a queue name of no queue in the stack
+    def change(document: Document) -> None:
+        block, widgets = dashboard_widgets(document)
+        graph = widget(widgets, "Messaging: age of the oldest message")
+        graph["properties"]["metrics"][0][3] = "academy-messages"
+        set_widgets(block, widgets)
+
+    # WHEN the report is built
+    drift = drift_of(altered(synthesized, tmp_path, change))
+
+    # THEN that AWS series is named: AWS publishes nothing for it
+    assert [kind for kind, _ in drift] == [DriftKind.UNPUBLISHED_METRIC]
+    assert drift[0][1].endswith(
+        "shows AWS/SQS ApproximateAgeOfOldestMessage QueueName=academy-messages, which AWS "
+        "does not publish: no queue of this stack is named academy-messages"
+    )
+
+
+def test_a_graph_of_a_group_metric_the_asg_does_not_enable(
+    synthesized: Synthesized, tmp_path: Path
+) -> None:
+    # GIVEN the Video ASG no longer enables GroupPendingInstances
+    def change(document: Document) -> None:
+        asg = one(document, "resource", "aws_autoscaling_group", "video-fleet")
+        asg["enabled_metrics"].remove("GroupPendingInstances")
+
+    # WHEN the report is built
+    drift = drift_of(altered(synthesized, tmp_path, change))
+
+    # THEN the capacity graph is named with the reason
+    assert [kind for kind, _ in drift] == [DriftKind.UNPUBLISHED_METRIC]
+    assert drift[0][1] == (
+        "dashboard academy-prod-workers widget 'Video: capacity (instances)' shows "
+        "AWS/AutoScaling GroupPendingInstances AutoScalingGroupName=academy-prod-video-workers, "
+        "which AWS does not publish: the group academy-prod-video-workers does not enable it "
+        "(enabled_metrics)"
+    )
+
+
+def test_a_graph_without_series(synthesized: Synthesized, tmp_path: Path) -> None:
+    # GIVEN the publisher's throttles graph lost its only series
+    def change(document: Document) -> None:
+        block, widgets = dashboard_widgets(document)
+        widget(widgets, "Publisher: throttles")["properties"]["metrics"] = []
+        set_widgets(block, widgets)
+
+    # WHEN the report is built
+    drift = drift_of(altered(synthesized, tmp_path, change))
+
+    # THEN it is an empty widget
+    assert drift == [
+        (
+            DriftKind.EMPTY_WIDGET,
+            "dashboard academy-prod-workers widget 'Publisher: throttles' shows nothing: "
+            "it has no series",
+        )
+    ]
+
+
+def test_a_graph_whose_expression_uses_an_undefined_id(
+    synthesized: Synthesized, tmp_path: Path
+) -> None:
+    # GIVEN the AI jobs-in-flight sum refers to a queue series that is not in the graph
+    def change(document: Document) -> None:
+        block, widgets = dashboard_widgets(document)
+        rows = widget(widgets, "AI: jobs in flight")["properties"]["metrics"]
+        rows[-1][0]["expression"] = "FILL(q0, 0) + FILL(q7, 0)"
+        set_widgets(block, widgets)
+
+    # WHEN the report is built
+    drift = drift_of(altered(synthesized, tmp_path, change))
+
+    # THEN the graph draws nothing, and the missing id is named
+    assert [kind for kind, _ in drift] == [DriftKind.EMPTY_WIDGET]
+    assert drift[0][1].endswith("uses undefined id(s) ['q7']")
+
+
+def test_a_dashboard_body_that_is_not_json(
+    synthesized: Synthesized, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN the dashboard body was cut short
+    def change(document: Document) -> None:
+        block, _ = dashboard_widgets(document)
+        block["dashboard_body"] = block["dashboard_body"][:100]
+
+    synth_dir = altered(synthesized, tmp_path, change)
+
+    # WHEN the report runs through the CLI
+    code = main(
+        ["report", "--env", "prod", "--synth-dir", str(synth_dir), "--out", str(tmp_path / "r.md")]
+    )
+
+    # THEN it exits 1 naming the dashboard
+    assert code == 1
+    assert (
+        "drift [empty-widget]: dashboard academy-prod-workers: its body is not JSON"
+        in capsys.readouterr().err
+    )
+
+
+def test_an_alarm_on_a_series_nobody_publishes(synthesized: Synthesized, tmp_path: Path) -> None:
+    # GIVEN the Video missing-data alarm watches a misspelled metric name
+    def change(document: Document) -> None:
+        alarm = one(
+            document,
+            "resource",
+            "aws_cloudwatch_metric_alarm",
+            "queue-depth_missing-data-alarm-video",
+        )
+        alarm["metric_name"] = "QueueDept"
+
+    # WHEN the report is built
+    drift = drift_of(altered(synthesized, tmp_path, change))
+
+    # THEN the alarm is named: it would fire forever (missing data is breaching)
+    assert [kind for kind, _ in drift] == [DriftKind.UNPUBLISHED_METRIC]
+    assert drift[0][1].startswith(
+        "alarm academy-prod-queue-depth-missing-video reads Academy/Workers QueueDept "
+        "WorkerType=Video, which no publisher emits"
+    )
