@@ -1,5 +1,6 @@
 """Step 6 of the demo: its own checks (scaled out and in, queues drained, the
-handler never failed), then ``fleetctl verify`` and ``fleetctl report``."""
+handler never failed, the dashboard and alarms read back), then ``fleetctl verify``
+and ``fleetctl report``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from typing import Any
 from fleetctl.demo.aws import describe_groups
 from fleetctl.demo.context import RunContext
 from fleetctl.demo.loop import FleetTrace
+from fleetctl.demo.operator_view import operator_view_checks
+from fleetctl.report.stack import SynthesizedStack
 from modules.settings import CONFIG_DIR
 from worker_metrics.contract import WorkerType
 
@@ -19,7 +22,7 @@ def own_checks(
     context: RunContext, clients: Mapping[str, Any], traces: Mapping[WorkerType, FleetTrace]
 ) -> list[tuple[str, bool, str]]:
     """The demo's own checks: every fleet went out and back in, queues drained,
-    the handler never failed."""
+    the handler never failed, the dashboard and the alarms are deployed as synthesized."""
     outputs = context.outputs
     assert outputs is not None
     checks = []
@@ -59,6 +62,8 @@ def own_checks(
             f"{context.ticks} invocations, {len(failures)} failed",
         )
     )
+    stack = SynthesizedStack.load(context.synth_dir, context.settings.stack_name)
+    checks += operator_view_checks(stack, clients["cloudwatch"])
     return checks
 
 

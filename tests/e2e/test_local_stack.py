@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,8 @@ from fleetctl.demo.aws import (
     read_datapoint,
     scheduled_event,
 )
+from fleetctl.demo.operator_view import operator_view_checks
+from fleetctl.report.stack import SynthesizedStack
 from fleetctl.terraform import PLAN_NO_CHANGES
 from fleetctl.zip_handler import ZipHandler
 from tests.e2e.conftest import Deployed
@@ -112,6 +115,24 @@ def test_zip_handler_publishes_the_contract_and_video_follows_the_backlog(
     assert per_instance == 5  # 5 visible / max(0 in service, 1)
 
 
+def test_the_dashboard_and_alarms_read_back_as_synthesized(
+    deployed: Deployed, synthesized: Any
+) -> None:
+    # GIVEN the synthesized local stack, applied (the fixture)
+    stack = SynthesizedStack.load(synthesized.outdir, deployed.settings.stack_name)
+
+    # WHEN the demo's checks read the dashboard (GetDashboard) and alarms back
+    checks = operator_view_checks(stack, deployed.clients["cloudwatch"])
+
+    # THEN every alarm is there with its threshold, and the body is the synthesized one
+    assert [(name, ok) for name, ok, _ in checks] == [
+        ("alarms deployed", True),
+        ("dashboard academy-local-workers read back", True),
+    ], checks
+    alarms = len(stack.blocks("aws_cloudwatch_metric_alarm"))
+    assert checks[0][2] == f"{alarms}/{alarms} with their thresholds and runbook sections"
+
+
 def test_destroy_removes_both_stacks(deployed: Deployed) -> None:
     # GIVEN the applied stacks (after the loop above)
     # WHEN the worker stack, then the emptied state bucket's stack are destroyed
@@ -123,6 +144,7 @@ def test_destroy_removes_both_stacks(deployed: Deployed) -> None:
 
     # THEN nothing of either is left in the local AWS
     assert groups == []
+    assert deployed.clients["cloudwatch"].list_dashboards()["DashboardEntries"] == []
     assert deployed.clients["sqs"].list_queues().get("QueueUrls", []) == []
     buckets = deployed.clients["s3"].list_buckets()["Buckets"]
     assert deployed.settings.backend.bucket not in {b["Name"] for b in buckets}
