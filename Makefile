@@ -30,7 +30,7 @@ SYNTH_INPUTS := main.py cdktf.json $(shell find modules config -type f -not -pat
 	lambda/queue_depth/worker_metrics/contract.py $(LAMBDA_ZIP)
 
 .PHONY: help setup lambda synth validate plan deploy test lint demo bench report lock clean \
-	deploy-policy lock-scan
+	deploy-policy lock-scan diagram
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -148,6 +148,11 @@ demo: setup lambda synth ## The main job on the local default (ENV must be emula
 
 report: synth ## Metric schema report of ENV from the synthesized stack into out/report-ENV.md (exit 1 on drift)
 	@$(PY) -m fleetctl report --env $(ENV) --out out/report-$(ENV).md
+
+# Prod unless ENV is given: docs/architecture-prod.svg is the committed picture (README).
+DIAGRAM_ENV = $(if $(filter command line environment,$(origin ENV)),$(ENV),prod)
+diagram: synth ## Architecture picture from the synthesized stack: docs/architecture-<ENV>.{svg,png} (default prod)
+	@$(PY) -m fleetctl diagram --env $(DIAGRAM_ENV) --out docs/architecture-$(DIAGRAM_ENV)
 
 clean: ## Remove build outputs (keeps the toolchain)
 	@rm -rf build dist cdktf.out out

@@ -28,6 +28,7 @@ SUBCOMMANDS: dict[str, str] = {
     "verify": "fleetctl.verify",
     "demo": "fleetctl.demo",
     "simulate": "fleetctl.simulation.simulate_cli",
+    "diagram": "fleetctl.diagram",
 }
 """Subcommand name -> module implementing the interface above."""
 

@@ -359,27 +359,27 @@ class WorkersDashboard(Construct):
                 width=6,
             ),
         ]
-        dead_letter_queues = [
-            q.dead_letter_queue_name for f in fleets for q in f.queues if q.dead_letter_queue_name
+        dead_letters = self._dead_letter_graph(fleets)
+        return [*graphs, dead_letters] if dead_letters else graphs
+
+    @staticmethod
+    def _dead_letter_graph(fleets: Sequence[WorkerFleet]) -> GraphWidget | None:
+        """Visible messages of every dead-letter queue, or ``None`` when there is none."""
+        names = [
+            name for f in fleets for q in f.queues if (name := q.dead_letter_queue_name) is not None
         ]
-        if dead_letter_queues:
-            sqs = aws_metrics.SQS
-            graphs.append(
-                GraphWidget(
-                    "Dead-letter queues: messages",
-                    tuple(
-                        MetricSeries(
-                            sqs.namespace,
-                            aws_metrics.SQS_VISIBLE,
-                            {sqs.dimension: name},
-                            stat="Maximum",
-                            label=name,
-                        )
-                        for name in dead_letter_queues
-                    ),
-                    period=AWS_PERIOD_SECONDS,
-                    y_label="messages",
-                    width=6,
+        if not names:
+            return None
+        sqs = aws_metrics.SQS
+        return GraphWidget(
+            "Dead-letter queues: messages",
+            tuple(
+                MetricSeries(
+                    sqs.namespace, aws_metrics.SQS_VISIBLE, {sqs.dimension: name}, "Maximum", name
                 )
-            )
-        return graphs
+                for name in names
+            ),
+            period=AWS_PERIOD_SECONDS,
+            y_label="messages",
+            width=6,
+        )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import worker_metrics
 from fleetctl import code_map
@@ -57,16 +58,11 @@ def build_report(
     drift = drift_checks.stack_drift(stack, publisher, asg_by_type, policies)
     warnings = _missing_policy_warnings(schema, asg_by_type, policies)
 
-    handler = str(function.get("handler", ""))
-    handler_file, code = _scan_code(handler)
+    handler, handler_file, code = _scan_code(function)
     warnings += _code_findings(publisher, code)
 
     widgets, alarms = _operator_view(stack)
-    warnings += [
-        f"alarm {a.name} names no runbook section (no 'Runbook: ...' in its description)"
-        for a in alarms
-        if not a.runbook
-    ]
+    warnings += [f"alarm {a.name} names no runbook section" for a in alarms if a.runbook == "-"]
     schedule_expression, schedule_rule = extract.schedule(stack, publisher.address)
     fleets = _fleet_rows(stack, publisher, asg_by_type, policies)
     report = Report(
@@ -256,13 +252,13 @@ def _video_calls(
     return tuple(rows)
 
 
-def _scan_code(handler: str) -> tuple[Path, code_map.CodeMap]:
-    """The handler's file and the code map of the Lambda package plus that file."""
+def _scan_code(function: Mapping[str, Any]) -> tuple[str, Path, code_map.CodeMap]:
+    """The function's handler, its file, and the code map of the Lambda package plus that file."""
+    handler = str(function.get("handler", ""))
     lambda_dir = Path(worker_metrics.__file__).resolve().parent
     handler_file = lambda_dir.parent / f"{handler.rpartition('.')[0] or 'lambda_function'}.py"
-    return handler_file, code_map.scan(
-        lambda_dir, (handler_file,) if handler_file.is_file() else ()
-    )
+    scanned = code_map.scan(lambda_dir, (handler_file,) if handler_file.is_file() else ())
+    return handler, handler_file, scanned
 
 
 def _datum_locations(code: code_map.CodeMap, tenant_on: bool) -> tuple[str, ...]:

@@ -43,7 +43,7 @@ class Publisher:
 
 def publisher(stack: SynthesizedStack, settings: EnvironmentSettings) -> Publisher:
     """The stack's queue-depth function. Raises ``ReportError`` unless there is exactly one."""
-    address, function = _find_function(stack)
+    address, function = find_function(stack)
     raw_env = function.get("environment", {}).get("variables", {}) or {}
     environment = {str(k): str(v) for k, v in raw_env.items()}
     tenant_on = bool(environment.get(EnvVar.BACKLOG_DB_SECRET_ARN)) or (
@@ -55,11 +55,13 @@ def publisher(stack: SynthesizedStack, settings: EnvironmentSettings) -> Publish
         environment=environment,
         tenant_on=tenant_on,
         schema=PublishedSchema.from_environment(environment, tenant_backlog=tenant_on),
-        statements=tuple(_role_statements(stack, function)),
+        statements=tuple(role_statements(stack, function)),
     )
 
 
-def _find_function(stack: SynthesizedStack) -> tuple[str, Mapping[str, Any]]:
+def find_function(stack: SynthesizedStack) -> tuple[str, Mapping[str, Any]]:
+    """``(address, block)`` of the queue-depth function. Raises ``ReportError``
+    unless the stack has exactly one."""
     functions = stack.blocks("aws_lambda_function")
     ours = {
         address: block
@@ -79,7 +81,7 @@ def _find_function(stack: SynthesizedStack) -> tuple[str, Mapping[str, Any]]:
     )
 
 
-def _role_statements(
+def role_statements(
     stack: SynthesizedStack, function: Mapping[str, Any]
 ) -> list[Mapping[str, Any]]:
     """The statements of every inline policy of the function's role."""

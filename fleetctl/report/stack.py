@@ -14,6 +14,11 @@ _REF = re.compile(
 )
 
 
+_BARE_REF = re.compile(
+    r"(?<![\w.])(?P<data>data\.)?(?P<type>aws_[a-z0-9_]+)\.(?P<name>[A-Za-z0-9_-]+)\.(?P<attr>[a-z_]+)"
+)
+
+
 class ReportError(RuntimeError):
     """The report cannot be built (no synthesized stack, an unreadable file, ...)."""
 
@@ -57,6 +62,15 @@ class SynthesizedStack:
             (f"{m['data'] or ''}{m['type']}.{m['name']}", m["attr"])
             for m in _REF.finditer(value if isinstance(value, str) else json.dumps(value))
         ]
+
+    @staticmethod
+    def expression_references(value: object) -> list[str]:
+        """Addresses of every resource named anywhere inside a ``${...}`` expression of
+        ``value``, e.g. in ``${jsonencode({"deadLetterTargetArn" = aws_sqs_queue.dlq.arn})}``."""
+        text = value if isinstance(value, str) else json.dumps(value)
+        if "${" not in text:
+            return []
+        return [f"{m['data'] or ''}{m['type']}.{m['name']}" for m in _BARE_REF.finditer(text)]
 
     def refers_to(self, value: object, address: str) -> bool:
         """True if ``value`` references the resource at ``address``."""
