@@ -29,8 +29,9 @@ examples:
 
 exit codes: 0 no drift, 1 drift (each mismatch is printed on stderr and in the
 report), 2 the report could not be built (unknown environment, no synthesized stack).
-drift kinds: unpublished-metric, wrong-series, uncontrolled-fleet,
-lambda-fleet-has-policy, environment.
+drift kinds: unpublished-metric (a policy, dashboard graph or alarm reads a series
+nobody publishes), wrong-series, uncontrolled-fleet, lambda-fleet-has-policy,
+environment, empty-widget (a dashboard graph that draws nothing).
 """
 
 
