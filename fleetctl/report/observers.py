@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fleetctl.contract_checks import Dimensions, dimension_set, show_dimensions
@@ -107,11 +107,11 @@ def dashboards(stack: SynthesizedStack) -> list[DashboardView]:
         if not isinstance(document, dict) or not isinstance(document.get("widgets"), list):
             views.append(DashboardView(name, unreadable="its body has no list of widgets"))
             continue
-        views.append(DashboardView(name, tuple(_widgets(name, document["widgets"]))))
+        views.append(DashboardView(name, tuple(_widgets(stack, name, document["widgets"]))))
     return views
 
 
-def _widgets(dashboard: str, widgets: Sequence[Any]) -> list[WidgetView]:
+def _widgets(stack: SynthesizedStack, dashboard: str, widgets: Sequence[Any]) -> list[WidgetView]:
     views = []
     for widget in widgets:
         if not isinstance(widget, Mapping) or widget.get("type") != "metric":
@@ -121,12 +121,20 @@ def _widgets(dashboard: str, widgets: Sequence[Any]) -> list[WidgetView]:
         expressions: list[Expression] = []
         previous: list[Any] = []
         for row in properties.get("metrics") or []:
-            parsed = _metric_row(row, previous, str(properties.get("stat", "Average")))
+            parsed, parts = _metric_row(row, previous, str(properties.get("stat", "Average")))
             if isinstance(parsed, Expression):
                 expressions.append(parsed)
             elif parsed is not None:
-                series.append(parsed)
-                previous = list(row)
+                # A Terraform reference in a dimension reads as the name it will be.
+                series.append(
+                    replace(
+                        parsed,
+                        dimensions=dimension_set(
+                            (k, stack.readable(v)) for k, v in parsed.dimensions
+                        ),
+                    )
+                )
+                previous = parts
         title = str(properties.get("title", "(untitled)"))
         views.append(WidgetView(dashboard, title, tuple(series), tuple(expressions)))
     return views
@@ -134,20 +142,21 @@ def _widgets(dashboard: str, widgets: Sequence[Any]) -> list[WidgetView]:
 
 def _metric_row(
     row: Any, previous: Sequence[Any], default_stat: str
-) -> ShownSeries | Expression | None:
+) -> tuple[ShownSeries | Expression | None, list[Any]]:
     """One ``metrics`` row: ``[namespace, name, dim, value, ..., {options}]`` (``"."``
-    repeats the previous row's value at that position) or ``[{"expression": ...}]``."""
+    repeats the previous row's value at that position) or ``[{"expression": ...}]``;
+    with the row's values, ``"."`` resolved (the next row's ``previous``)."""
     if not isinstance(row, list) or not row:
-        return None
+        return None, list(previous)
     options = row[-1] if isinstance(row[-1], Mapping) else {}
     parts = [p for p in row if not isinstance(p, Mapping)]
     if "expression" in options:
-        return Expression(str(options.get("id", "")), str(options["expression"]))
+        return Expression(str(options.get("id", "")), str(options["expression"])), list(previous)
     parts = [previous[i] if p == "." and i < len(previous) else p for i, p in enumerate(parts)]
     if len(parts) < 2:
-        return None
+        return None, parts
     namespace, metric, *flat = (str(p) for p in parts)
-    return ShownSeries(
+    shown = ShownSeries(
         namespace,
         metric,
         dimension_set(zip(flat[0::2], flat[1::2], strict=False)),
@@ -155,6 +164,7 @@ def _metric_row(
         id=str(options.get("id", "")),
         visible=options.get("visible", True) is not False,
     )
+    return shown, parts
 
 
 def alarms(stack: SynthesizedStack) -> list[AlarmView]:
@@ -270,7 +280,7 @@ class AwsResources:
         if family is None:
             return f"{series.namespace} is neither the contract's namespace nor an AWS one we read"
         if series.metric_name not in family.metrics:
-            return f"{series.metric_name} is not a {family.namespace} metric"
+            return f"{series.metric_name} is not one of the {family.namespace} metrics"
         names = dict(series.dimensions)
         if set(names) != {family.dimension}:
             return f"{family.namespace} metrics are keyed by {family.dimension} alone"

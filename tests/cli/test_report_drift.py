@@ -404,3 +404,30 @@ def test_an_alarm_on_a_series_nobody_publishes(synthesized: Synthesized, tmp_pat
         "alarm academy-prod-queue-depth-missing-video reads Academy/Workers QueueDept "
         "WorkerType=Video, which no publisher emits"
     )
+
+
+def test_a_graph_in_the_dot_shorthand_is_read_like_the_long_form(
+    synthesized: Synthesized, tmp_path: Path
+) -> None:
+    # GIVEN the AI capacity graph rewritten with CloudWatch's "." (same as the row above),
+    # its last series misspelled
+    def change(document: Document) -> None:
+        block, widgets = dashboard_widgets(document)
+        rows = widget(widgets, "AI: capacity (instances)")["properties"]["metrics"]
+        rows[1] = [".", "GroupInServiceInstances", ".", ".", rows[1][-1]]
+        rows[2] = [".", "GroupPendingInstance", ".", ".", rows[2][-1]]
+        set_widgets(block, widgets)
+
+    # WHEN the report is built
+    drift = drift_of(altered(synthesized, tmp_path, change))
+
+    # THEN only the misspelled series is drift, named with the ASG the dots stand for
+    assert drift == [
+        (
+            DriftKind.UNPUBLISHED_METRIC,
+            "dashboard academy-prod-workers widget 'AI: capacity (instances)' shows "
+            "AWS/AutoScaling GroupPendingInstance AutoScalingGroupName=academy-prod-ai-workers, "
+            "which AWS does not publish: GroupPendingInstance is not one of the "
+            "AWS/AutoScaling metrics",
+        )
+    ]
