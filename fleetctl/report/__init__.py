@@ -20,6 +20,8 @@ Modules, along the seams of that pipeline:
 * ``stack``: ``SynthesizedStack``, the ``cdk.tf.json`` reader with reference resolution;
 * ``extract``: the publisher (function, environment, IAM statements, schedule),
   the fleets' ASGs and the scaling policies with the series they consume;
+* ``observers``: the dashboards' graphs and the alarms, and the AWS resources
+  their ``AWS/*`` series come from;
 * ``drift``: the checks, one function per concern, each returning ``Drift``;
 * ``tenant``: the tenant backlog section;
 * ``model``: the report's dataclasses and ``DriftKind``;
