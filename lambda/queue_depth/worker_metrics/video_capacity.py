@@ -1,15 +1,29 @@
 """Video fleet sizing: the pure decision behind the seed's ``set_video_worker_desired``.
 
-The Video ASG has no scaling policy; the Lambda sets its desired capacity. The
-rules, in order:
+The Video ASG has no scaling policy; the Lambda sets its desired capacity. It
+sizes for the work running **plus** the work waiting, as Buildkite's agent
+scaler does (``ceil((scheduled + running) / agents per instance)``, NOTES §6).
+Sizing for the waiting work alone would leave a burst that arrives while the
+fleet is busy waiting for running encodes to end (3 encodes running, 4 new
+uploads: 4 instances instead of 7, and the new videos wait up to an hour).
 
-1. target = ``ceil(backlog / messages_per_instance)``: scale out at once, also
-   from zero as soon as one message is visible;
-2. never below ``ceil(in_flight / jobs_per_instance)`` (capped at max): lowering
-   desired terminates instances, and a running encode must not be killed;
-3. clamp to [min, max];
-4. scale in by at most ``scale_in_step`` per tick, because SQS counts lag by
-   about a minute and a short dip must not drain the fleet.
+With ``r`` jobs running (Video's in-flight messages), ``w`` waiting (Video's
+QueueDepth), ``J = jobs_per_instance`` (the worker's concurrency) and
+``M = messages_per_instance`` (waiting messages one instance is sized for):
+
+1. needed = ``ceil(r / J + w / M)``, computed exactly (fractions, no float
+   rounding). Running work occupies ``r / J`` instances and waiting work needs
+   ``w / M`` more; adding the fractions before rounding lets waiting work fill
+   the free slots of busy instances (``J`` = 2, one job running, one waiting:
+   one instance, not two). With ``M = J`` this is Buildkite's rule. ``M > J``
+   trades latency for cost: each new instance takes ``M`` waiting jobs and runs
+   them ``J`` at a time. ``M < J`` leaves spare slots on new instances.
+2. floor = ``ceil(r / J)``, capped at max: lowering desired terminates
+   instances, and a running encode must not be killed.
+3. clamp to [min, max].
+4. scale out at once, within the tick (a burst gets its instances now); scale in
+   by at most ``scale_in_step`` per tick and never below the floor, because SQS
+   counts lag by about a minute and a short dip must not drain the fleet.
 """
 
 from __future__ import annotations
@@ -17,6 +31,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import Enum
+from fractions import Fraction
 
 
 @dataclass(frozen=True)
@@ -82,14 +97,17 @@ def decide_video_capacity(
 ) -> Decision:
     """Desired Video capacity for this tick (see the module docstring for the rules).
 
-    ``backlog``: Video's QueueDepth (visible, plus delayed if configured).
-    ``in_flight``: Video messages being processed (NotVisible), the jobs running.
+    ``backlog``: Video's QueueDepth (visible, plus delayed if configured): the
+    jobs waiting.
+    ``in_flight``: Video messages being processed (NotVisible): the jobs running.
     ``current_desired``: the ASG's DesiredCapacity now.
-    Raises ``ValueError`` for a non-positive ``messages_per_instance``,
+    Raises ``ValueError`` for a non-positive or non-finite ``messages_per_instance``,
     ``jobs_per_instance`` or ``scale_in_step``, or a negative count.
     """
-    if messages_per_instance <= 0:
-        raise ValueError(f"messages_per_instance = {messages_per_instance}: must be > 0")
+    if not (messages_per_instance > 0 and math.isfinite(messages_per_instance)):
+        raise ValueError(
+            f"messages_per_instance = {messages_per_instance}: must be a finite number > 0"
+        )
     if jobs_per_instance <= 0:
         raise ValueError(f"jobs_per_instance = {jobs_per_instance}: must be > 0")
     if scale_in_step <= 0:
@@ -100,13 +118,14 @@ def decide_video_capacity(
             f"current_desired={current_desired}"
         )
 
-    wanted = math.ceil(backlog / messages_per_instance)
-    floor = min(math.ceil(in_flight / jobs_per_instance), bounds.max_size)
+    running = Fraction(in_flight, jobs_per_instance)
+    wanted = math.ceil(running + backlog / _exact(messages_per_instance))
+    floor = min(math.ceil(running), bounds.max_size)
     target = bounds.clamp(max(wanted, floor))
     why = (
-        f"backlog {backlog} / {messages_per_instance:g} per instance -> {wanted}; "
-        f"in flight {in_flight} / {jobs_per_instance} per instance -> floor {floor}; "
-        f"bounds [{bounds.min_size}, {bounds.max_size}]"
+        f"{in_flight} running / {jobs_per_instance} per instance + {backlog} waiting / "
+        f"{messages_per_instance:g} per instance -> {wanted}; floor {floor} for the running "
+        f"jobs; bounds [{bounds.min_size}, {bounds.max_size}]"
     )
 
     if target > current_desired:
@@ -126,3 +145,9 @@ def decide_video_capacity(
         Action.SCALE_IN,
         f"scale in to {stepped} (target {target}, at most {scale_in_step} per tick): {why}",
     )
+
+
+def _exact(number: float) -> Fraction:
+    """``number`` as the fraction its decimal form says (``0.1`` -> 1/10, not the
+    nearest binary float), so ``ceil`` does not round 3.0000000000000004 up to 4."""
+    return Fraction(repr(number))
