@@ -29,11 +29,7 @@ def show_dimensions(dimensions: Dimensions) -> str:
 
 def per_type_names(worker_type: WorkerType) -> tuple[str, ...]:
     """The per-type variable names of one worker type."""
-    return (
-        EnvVar.queue_urls(worker_type),
-        EnvVar.asg_name(worker_type),
-        EnvVar.include_delayed(worker_type),
-    )
+    return EnvVar.per_type_names(worker_type)
 
 
 def contract_variable_names() -> frozenset[str]:

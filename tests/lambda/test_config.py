@@ -7,10 +7,13 @@ import pytest
 
 from worker_metrics.config import ConfigError, PublisherConfig, is_queue_url
 from worker_metrics.contract import (
+    DEFAULT_BACKLOG_DIVISOR,
     DEFAULT_BACKLOG_PER_INSTANCE_METRIC_NAME,
     DEFAULT_METRIC_NAME,
     DEFAULT_NAMESPACE,
+    BacklogDivisor,
     EnvVar,
+    Tracking,
     WorkerType,
     lambda_environment,
 )
@@ -72,6 +75,59 @@ def test_defaults_when_optional_variables_are_absent() -> None:
     assert (config.namespace, config.metric_name) == ("Academy/Workers", "QueueDepth")
     assert (config.video.messages_per_instance, config.video.scale_in_step) == (1.0, 1)
     assert (config.video.min_size, config.video.max_size) == (None, None)
+    # AND the tracked metric and activation defaults (Video's activation is off)
+    ai = config.fleets[WorkerType.AI].tracking
+    assert (ai.target_backlog_per_instance, ai.divisor, ai.activation_backlog) == (
+        20.0,
+        DEFAULT_BACKLOG_DIVISOR,
+        1,
+    )
+    assert config.fleets[WorkerType.VIDEO].tracking.activation_backlog == 0
+
+
+def test_tracking_round_trips_per_type() -> None:
+    # GIVEN the stack's tracking settings: AI by in service + pending, no activation;
+    # Messaging with in-flight messages, target 7.5, activation at 3
+    env = lambda_environment(
+        queue_urls=URLS,
+        asg_names=ASGS,
+        tracking={
+            WorkerType.AI: Tracking(
+                divisor=BacklogDivisor.IN_SERVICE_AND_PENDING, activation_backlog=0
+            ),
+            WorkerType.MESSAGING: Tracking(
+                target_backlog_per_instance=7.5, track_in_flight=True, activation_backlog=3
+            ),
+        },
+    )
+    # WHEN the Lambda reads it
+    config = PublisherConfig.from_env(env)
+    # THEN each type gets exactly its own
+    assert config.fleets[WorkerType.AI].tracking == Tracking(
+        divisor=BacklogDivisor.IN_SERVICE_AND_PENDING, activation_backlog=0
+    )
+    assert config.fleets[WorkerType.MESSAGING].tracking == Tracking(
+        target_backlog_per_instance=7.5, track_in_flight=True, activation_backlog=3
+    )
+    # AND the target and the threshold are not written for Video, which has no policy
+    assert EnvVar.activation_backlog(WorkerType.VIDEO) not in env
+    assert EnvVar.target_backlog_per_instance(WorkerType.VIDEO) not in env
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"target_backlog_per_instance": float("nan")}, "target_backlog_per_instance = nan"),
+        ({"target_backlog_per_instance": float("inf")}, "target_backlog_per_instance = inf"),
+        ({"activation_backlog": 1.5}, "activation_backlog = 1.5: must be a whole number"),
+        ({"activation_backlog": -1}, "activation_backlog = -1"),
+        ({"divisor": "desired"}, "divisor = 'desired': must be a BacklogDivisor"),
+    ],
+)
+def test_the_writer_rejects_bad_tracking(fields: dict, message: str) -> None:  # type: ignore[type-arg]
+    # GIVEN a bad tracking value  WHEN the stack builds it  THEN one error names it
+    with pytest.raises(ValueError, match=f"^{message}"):
+        Tracking(**fields)
 
 
 @pytest.mark.parametrize(
@@ -94,6 +150,12 @@ def test_defaults_when_optional_variables_are_absent() -> None:
         ("API_TIMEOUT_SECONDS", "soon", "API_TIMEOUT_SECONDS = 'soon'"),
         ("METRIC_NAMESPACE", "AWS/SQS", "METRIC_NAMESPACE = 'AWS/SQS'"),
         ("METRIC_NAME", "x" * 300, "METRIC_NAME = "),
+        ("AI_BACKLOG_DIVISOR", "instances", "AI_BACKLOG_DIVISOR = 'instances': must be one of"),
+        ("MESSAGING_TRACK_IN_FLIGHT", "sometimes", "MESSAGING_TRACK_IN_FLIGHT = 'sometimes'"),
+        ("AI_TARGET_BACKLOG_PER_INSTANCE", "nan", "AI_TARGET_BACKLOG_PER_INSTANCE = 'nan'"),
+        ("MESSAGING_TARGET_BACKLOG_PER_INSTANCE", "0", "MESSAGING_TARGET_BACKLOG_PER_INSTANCE"),
+        ("AI_ACTIVATION_BACKLOG", "0.5", "AI_ACTIVATION_BACKLOG = '0.5': must be a whole number"),
+        ("MESSAGING_ACTIVATION_BACKLOG", "-1", "MESSAGING_ACTIVATION_BACKLOG = '-1'"),
     ],
 )
 def test_invalid_variable_is_named(variable: str, value: str, message: str) -> None:
@@ -166,11 +228,7 @@ def test_writer_writes_every_variable_name_the_reader_knows() -> None:
         EnvVar.VIDEO_MIN_SIZE,
         EnvVar.VIDEO_MAX_SIZE,
         EnvVar.API_TIMEOUT_SECONDS,
-    } | {
-        f(t)
-        for t in WorkerType
-        for f in (EnvVar.queue_urls, EnvVar.asg_name, EnvVar.include_delayed)
-    }
+    } | {name for t in WorkerType for name in EnvVar.per_type_names(t)}
     constants = {v for k, v in vars(EnvVar).items() if k.isupper()}
     assert reader_names <= set(env)
     assert set(env) <= constants | reader_names

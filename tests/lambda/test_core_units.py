@@ -94,7 +94,7 @@ def test_tick_time_falls_back_to_the_clock(event: object) -> None:
     assert tick_time(event).tzinfo is not None
 
 
-def test_only_in_service_instances_count() -> None:
+def test_in_service_and_launching_instances_are_counted() -> None:
     # GIVEN an ASG with instances in several lifecycle states
     group = {
         "AutoScalingGroupName": "video",
@@ -105,12 +105,20 @@ def test_only_in_service_instances_count() -> None:
             {"LifecycleState": "InService"},
             {"LifecycleState": "InService"},
             {"LifecycleState": "Pending"},
+            {"LifecycleState": "Pending:Wait"},
             {"LifecycleState": "Terminating"},
+            {"LifecycleState": "Terminating:Wait"},
         ],
         "Tags": [{"Key": "worker-metrics:video-scale-in", "Value": "t 5"}],
     }
     # WHEN parsed
     state = FleetState.from_group(group)
-    # THEN only InService instances divide the backlog, and tags are kept
-    assert (state.in_service, state.desired_capacity, state.max_size) == (2, 4, 8)
+    # THEN InService and launching (Pending, Pending:Wait) are counted apart, terminating
+    # instances in neither, and tags are kept
+    assert (state.in_service, state.pending, state.desired_capacity, state.max_size) == (
+        2,
+        2,
+        4,
+        8,
+    )
     assert state.tags == {"worker-metrics:video-scale-in": "t 5"}

@@ -290,3 +290,46 @@ def test_scale_in_marker_parsing() -> None:
     assert scale_in_marker(f"{tick_key} six", tick_key) is None
     assert scale_in_marker("", tick_key) is None
     assert VIDEO_SCALE_IN_MARKER_TAG.startswith("worker-metrics:")
+
+
+def test_a_refused_activation_is_counted_for_its_type_and_the_rest_goes_on(
+    aws: LocalAws,
+) -> None:
+    # GIVEN Messaging at zero with work, Video with work, and SetDesiredCapacity refused
+    # on the Messaging ASG only (an IAM grant missing, say)
+    aws.send(WorkerType.MESSAGING, 5)
+    aws.send(WorkerType.VIDEO, 2)
+    refusing = FailingCalls(
+        aws.autoscaling,
+        "set_desired_capacity",
+        "AccessDenied",
+        lambda kw: kw["AutoScalingGroupName"] == ASG_NAMES[WorkerType.MESSAGING],
+    )
+    when = this_minute()
+    # WHEN the tick runs
+    result = tick(aws, when, autoscaling=refusing)
+    # THEN Messaging stays at zero, the failure is a Messaging set_desired_capacity error
+    assert aws.desired(WorkerType.MESSAGING) == 0
+    outcome = result.activation[WorkerType.MESSAGING]
+    assert outcome.applied is False and outcome.decision is not None
+    assert [(e.worker_type, e.stage) for e in result.errors] == [
+        (WorkerType.MESSAGING, "set_desired_capacity")
+    ]
+    assert error_count(aws, WorkerType.MESSAGING, "set_desired_capacity", when) == 1.0
+    # AND the Video decision and the metrics still happened
+    assert aws.desired(WorkerType.VIDEO) == 2 and result.video.applied
+    assert aws.statistic("QueueDepth", WorkerType.MESSAGING, when)[0]["Maximum"] == 5.0
+
+
+def test_activation_is_made_even_when_the_video_queue_is_unreadable(aws: LocalAws) -> None:
+    # GIVEN AI at zero with work and the Video queue throttled
+    aws.send(WorkerType.AI, 30)
+    video_url = aws.queue_urls[WorkerType.VIDEO][0]
+    throttled = FailingCalls(
+        aws.sqs, "get_queue_attributes", "RequestThrottled", lambda kw: kw["QueueUrl"] == video_url
+    )
+    # WHEN the tick runs
+    result = tick(aws, this_minute(), sqs=throttled)
+    # THEN Video is left alone but AI is started: ceil(30 / 20) = 2
+    assert result.video.decision is None
+    assert aws.desired(WorkerType.AI) == 2

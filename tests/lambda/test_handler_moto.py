@@ -12,7 +12,7 @@ import pytest
 from conftest import ASG_NAMES, LocalAws, scheduled_event, set_environment, this_minute
 
 import lambda_function
-from worker_metrics.contract import WorkerType
+from worker_metrics.contract import Tracking, WorkerType
 
 SEED_SCHEMA_DIMENSIONS = {
     WorkerType.AI: [{"Name": "WorkerType", "Value": "AI"}],
@@ -165,7 +165,7 @@ def test_one_json_log_line_per_tick(
     line = lines[0]
     assert line["event"] == "tick"
     assert line["queue_depth"] == {"AI": 0, "Video": 1, "Messaging": 0}
-    assert line["video"]["desired"] == 1 and "backlog 1" in line["video"]["reason"]
+    assert line["video"]["desired"] == 1 and "1 waiting" in line["video"]["reason"]
     assert line["api_calls"] == {
         "autoscaling.DescribeAutoScalingGroups": 1,
         "autoscaling.SetDesiredCapacity": 1,
@@ -256,3 +256,51 @@ def test_configuration_is_built_once_per_environment(
     monkeypatch.setenv("VIDEO_SCALE_IN_STEP", "3")
     rebuilt = lambda_function._load()
     assert rebuilt[1] is not first[1] and rebuilt[0].video.scale_in_step == 3
+
+
+def test_activation_starts_a_tracked_fleet_at_zero_and_then_leaves_it_alone(
+    aws: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN AI at zero (min 0) with 45 messages, and Messaging already at 2 with 90
+    aws.send(WorkerType.AI, 45)
+    aws.autoscaling.set_desired_capacity(
+        AutoScalingGroupName=ASG_NAMES[WorkerType.MESSAGING], DesiredCapacity=2
+    )
+    aws.send(WorkerType.MESSAGING, 90)
+    set_environment(monkeypatch, aws.environment())
+    minutes = (this_minute() + timedelta(minutes=i) for i in range(3))
+
+    # WHEN the tick runs
+    first = lambda_function.lambda_handler(scheduled_event(next(minutes)), None)
+
+    # THEN AI is started at what the target implies, ceil(45 / 20) = 3, in this tick
+    assert aws.desired(WorkerType.AI) == 3
+    assert first["activation"]["AI"]["applied"] is True
+    assert first["activation"]["AI"]["reason"].startswith("activate to 3")
+    # AND Messaging (desired 2) is target tracking's: untouched, not in the record
+    assert aws.desired(WorkerType.MESSAGING) == 2
+    assert "Messaging" not in first["activation"]
+    assert first["api_calls"]["autoscaling.SetDesiredCapacity"] == 1
+
+    # WHEN the next ticks see even more AI work, with AI now above zero
+    aws.send(WorkerType.AI, 200)
+    later = [lambda_function.lambda_handler(scheduled_event(m), None) for m in minutes]
+    # THEN the Lambda never writes to a tracked fleet again
+    assert aws.desired(WorkerType.AI) == 3
+    assert all("autoscaling.SetDesiredCapacity" not in r["api_calls"] for r in later)
+    assert all(r["activation"] == {} for r in later)
+
+
+def test_activation_off_leaves_a_fleet_at_zero(
+    aws: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN AI with activation off (a min_size >= 1 fleet) and backlog at zero
+    aws.send(WorkerType.AI, 10)
+    set_environment(
+        monkeypatch, aws.environment(tracking={WorkerType.AI: Tracking(activation_backlog=0)})
+    )
+    # WHEN the tick runs
+    record = lambda_function.lambda_handler(scheduled_event(this_minute()), None)
+    # THEN nothing is written
+    assert aws.desired(WorkerType.AI) == 0
+    assert "autoscaling.SetDesiredCapacity" not in record["api_calls"]

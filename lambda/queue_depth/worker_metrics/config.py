@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from worker_metrics.contract import (
     DEFAULT_API_TIMEOUT_SECONDS,
@@ -20,7 +20,10 @@ from worker_metrics.contract import (
     DEFAULT_VIDEO_JOBS_PER_INSTANCE,
     DEFAULT_VIDEO_MESSAGES_PER_INSTANCE,
     DEFAULT_VIDEO_SCALE_IN_STEP,
+    TARGET_TRACKED_TYPES,
+    BacklogDivisor,
     EnvVar,
+    Tracking,
     WorkerType,
 )
 
@@ -98,6 +101,34 @@ def _whole_number(environ: Mapping[str, str], name: str, minimum: int) -> int | 
     return value
 
 
+def _divisor(environ: Mapping[str, str], name: str) -> BacklogDivisor:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return Tracking().divisor
+    try:
+        return BacklogDivisor(raw)
+    except ValueError:
+        allowed = ", ".join(repr(d.value) for d in BacklogDivisor)
+        raise ConfigError(f"{name} = {raw!r}: must be one of {allowed}") from None
+
+
+def _tracking(environ: Mapping[str, str], worker_type: WorkerType) -> Tracking:
+    """One type's ``Tracking`` (the target and activation only for tracked types)."""
+    default = Tracking()
+    target = default.target_backlog_per_instance
+    activation = 0
+    if worker_type in TARGET_TRACKED_TYPES:
+        target = _positive_number(environ, EnvVar.target_backlog_per_instance(worker_type), target)
+        found = _whole_number(environ, EnvVar.activation_backlog(worker_type), 0)
+        activation = default.activation_backlog if found is None else found
+    return Tracking(
+        target_backlog_per_instance=target,
+        divisor=_divisor(environ, EnvVar.backlog_divisor(worker_type)),
+        track_in_flight=_boolean(environ, EnvVar.track_in_flight(worker_type)),
+        activation_backlog=activation,
+    )
+
+
 @dataclass(frozen=True)
 class FleetConfig:
     """One worker type's sources.
@@ -106,12 +137,18 @@ class FleetConfig:
     ``asg_name``: the fleet's Auto Scaling group (``<TYPE>_ASG_NAME``).
     ``include_delayed``: count delayed messages too (``<TYPE>_INCLUDE_DELAYED``,
     default ``false``).
+    ``tracking``: the tracked metric and activation (``<TYPE>_BACKLOG_DIVISOR``,
+    ``<TYPE>_TRACK_IN_FLIGHT``; for AI and Messaging also
+    ``<TYPE>_TARGET_BACKLOG_PER_INSTANCE`` and ``<TYPE>_ACTIVATION_BACKLOG``);
+    default ``Tracking()``. Activation applies to the target-tracked types only
+    (the reader sets Video's to 0, off): the Lambda sizes the Video fleet itself.
     """
 
     worker_type: WorkerType
     queue_urls: tuple[str, ...]
     asg_name: str
     include_delayed: bool = False
+    tracking: Tracking = field(default_factory=Tracking)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], worker_type: WorkerType) -> FleetConfig:
@@ -132,6 +169,7 @@ class FleetConfig:
             queue_urls=urls,
             asg_name=_required(environ, EnvVar.asg_name(worker_type)),
             include_delayed=_boolean(environ, EnvVar.include_delayed(worker_type)),
+            tracking=_tracking(environ, worker_type),
         )
 
 

@@ -16,10 +16,15 @@ Schema (the seed report, section 1):
 
 Additions that fix the old system (README, "Why not the old policies"):
 
-* ``BacklogPerInstance`` (unit ``Count``, same namespace and dimension):
-  ``QueueDepth / max(in_service, 1)``. Target tracking consumes this metric,
-  because a raw queue depth does not fall as instances are added, and the
-  ``max(..., 1)`` lets a fleet at zero scale out.
+* ``BacklogPerInstance`` (unit ``Count``, same namespace and dimension): the
+  type's tracked backlog (``QueueDepth``, plus in-flight messages where
+  ``<TYPE>_TRACK_IN_FLIGHT`` says so) divided by ``max(capacity, 1)``, where the
+  capacity is the one ``<TYPE>_BACKLOG_DIVISOR`` names (``BacklogDivisor``).
+  Target tracking consumes this metric, because a raw queue depth does not
+  fall as instances are added.
+* Activation from zero (KEDA's split): a tracked fleet whose desired capacity
+  is 0 is started by the Lambda once its tracked backlog reaches
+  ``<TYPE>_ACTIVATION_BACKLOG``; 1 -> N is target tracking's alone.
 * ``PublisherErrors`` (unit ``Count``, dimensions ``WorkerType`` and
   ``Stage``): one datum per failed read, publish or scaling call, so faults are
   visible in metrics as well as logs.
@@ -181,6 +186,71 @@ DEFAULT_VIDEO_JOBS_PER_INSTANCE = 1
 DEFAULT_VIDEO_SCALE_IN_STEP = 1
 """At most this many Video instances removed per tick."""
 
+
+class BacklogDivisor(enum.Enum):
+    """What ``BacklogPerInstance`` divides a type's tracked backlog by (``<TYPE>_BACKLOG_DIVISOR``).
+
+    ``IN_SERVICE``: ``GroupInServiceInstances``, AWS's SQS example. While new
+    instances boot the ratio stays high, and target tracking (which counts
+    warming instances as capacity) keeps adding capacity already on its way.
+    ``IN_SERVICE_AND_PENDING``: in service plus launching (``Pending``,
+    ``Pending:Wait``, ``Pending:Proceed``).
+    ``DESIRED``: the group's desired capacity, the capacity already asked for.
+    """
+
+    IN_SERVICE = "in_service"
+    IN_SERVICE_AND_PENDING = "in_service_and_pending"
+    DESIRED = "desired"
+
+
+DEFAULT_BACKLOG_DIVISOR = BacklogDivisor.DESIRED
+"""The divisor of ``BacklogPerInstance`` (README, "Sizing decisions", has the figures)."""
+
+DEFAULT_TARGET_BACKLOG_PER_INSTANCE = 20.0
+"""The seed's ``$TargetMessagesPerInstance``: the target-tracking target value."""
+
+DEFAULT_ACTIVATION_BACKLOG = 1
+"""Tracked backlog at which the Lambda starts a tracked fleet that is at zero (KEDA's
+``activationQueueLength``, as a threshold reached rather than exceeded)."""
+
+
+@dataclass(frozen=True)
+class Tracking:
+    """How one type's tracked metric is computed, and how its fleet leaves zero.
+
+    ``target_backlog_per_instance``: default 20; the target-tracking policy's
+    target value (> 0, finite). Activation sizes to ``ceil(backlog / target)``.
+    ``divisor``: default ``DEFAULT_BACKLOG_DIVISOR``.
+    ``track_in_flight``: default ``False``; add in-flight messages to the
+    tracked backlog where ``QueueDepth`` does not count them (AI's already
+    does), so a fleet is not scaled in while its last messages are processed.
+    ``activation_backlog``: default 1; the tracked backlog at which the Lambda
+    sets the desired capacity of a fleet at zero; 0 turns activation off (a
+    fleet with ``min_size >= 1`` never is at zero, and gets no IAM grant).
+
+    Raises ``ValueError`` naming the field and the bad value.
+    """
+
+    target_backlog_per_instance: float = DEFAULT_TARGET_BACKLOG_PER_INSTANCE
+    divisor: BacklogDivisor = DEFAULT_BACKLOG_DIVISOR
+    track_in_flight: bool = False
+    activation_backlog: int = DEFAULT_ACTIVATION_BACKLOG
+
+    def __post_init__(self) -> None:
+        target = self.target_backlog_per_instance
+        if isinstance(target, bool) or not math.isfinite(target) or target <= 0:
+            raise ValueError(
+                f"target_backlog_per_instance = {target!r}: must be a finite number greater than 0"
+            )
+        if not isinstance(self.divisor, BacklogDivisor):
+            raise ValueError(f"divisor = {self.divisor!r}: must be a BacklogDivisor")
+        activation = self.activation_backlog
+        if isinstance(activation, bool) or not isinstance(activation, int) or activation < 0:
+            raise ValueError(
+                f"activation_backlog = {activation!r}: must be a whole number >= 0 (0: off)"
+            )
+
+
 DEFAULT_API_TIMEOUT_SECONDS = 5.0
 """botocore connect and read timeout per attempt (3 attempts), below the Lambda timeout."""
 
@@ -238,6 +308,45 @@ class EnvVar:
         """``true``/``false``: count delayed messages too, e.g. ``AI_INCLUDE_DELAYED``."""
         return f"{worker_type.env_prefix}_INCLUDE_DELAYED"
 
+    @staticmethod
+    def backlog_divisor(worker_type: WorkerType) -> str:
+        """``BacklogDivisor`` value of one type, e.g. ``AI_BACKLOG_DIVISOR``."""
+        return f"{worker_type.env_prefix}_BACKLOG_DIVISOR"
+
+    @staticmethod
+    def track_in_flight(worker_type: WorkerType) -> str:
+        """``true``/``false``: in-flight messages in the tracked backlog, e.g.
+        ``MESSAGING_TRACK_IN_FLIGHT``."""
+        return f"{worker_type.env_prefix}_TRACK_IN_FLIGHT"
+
+    @staticmethod
+    def target_backlog_per_instance(worker_type: WorkerType) -> str:
+        """Target value of a tracked type, e.g. ``AI_TARGET_BACKLOG_PER_INSTANCE``."""
+        return f"{worker_type.env_prefix}_TARGET_BACKLOG_PER_INSTANCE"
+
+    @staticmethod
+    def activation_backlog(worker_type: WorkerType) -> str:
+        """Activation threshold of a tracked type (0: off), e.g. ``AI_ACTIVATION_BACKLOG``."""
+        return f"{worker_type.env_prefix}_ACTIVATION_BACKLOG"
+
+    @staticmethod
+    def per_type_names(worker_type: WorkerType) -> tuple[str, ...]:
+        """Every per-type variable of ``worker_type`` (the tracked-only ones for AI and
+        Messaging)."""
+        names: tuple[str, ...] = (
+            EnvVar.queue_urls(worker_type),
+            EnvVar.asg_name(worker_type),
+            EnvVar.include_delayed(worker_type),
+            EnvVar.backlog_divisor(worker_type),
+            EnvVar.track_in_flight(worker_type),
+        )
+        if worker_type in TARGET_TRACKED_TYPES:
+            names += (
+                EnvVar.target_backlog_per_instance(worker_type),
+                EnvVar.activation_backlog(worker_type),
+            )
+        return names
+
 
 def dimensions(worker_type: WorkerType) -> list[dict[str, str]]:
     """The CloudWatch dimensions of one type's datum, as the API spells them."""
@@ -258,6 +367,7 @@ def lambda_environment(
     video_min_size: int | None = None,
     video_max_size: int | None = None,
     api_timeout_seconds: float = DEFAULT_API_TIMEOUT_SECONDS,
+    tracking: Mapping[WorkerType, Tracking] | None = None,
 ) -> dict[str, str]:
     """The Lambda's environment, as the stack writes it.
 
@@ -273,6 +383,8 @@ def lambda_environment(
     ``include_delayed``: default ``False`` for every type.
     ``video_min_size`` / ``video_max_size``: default ``None`` (use the ASG's own
     MinSize/MaxSize); a value can only narrow the ASG's range.
+    ``tracking``: default ``Tracking()`` for every type; the target and the
+    activation threshold are written for the target-tracked types only.
 
     Raises ``ValueError`` naming the argument and the bad value.
     """
@@ -296,6 +408,18 @@ def lambda_environment(
         environment[EnvVar.include_delayed(worker_type)] = (
             "true" if delayed.get(worker_type, False) else "false"
         )
+        spec = (tracking or {}).get(worker_type, Tracking())
+        if not isinstance(spec, Tracking):
+            raise ValueError(f"tracking[{worker_type.value}] = {spec!r}: must be a Tracking")
+        environment[EnvVar.backlog_divisor(worker_type)] = spec.divisor.value
+        environment[EnvVar.track_in_flight(worker_type)] = (
+            "true" if spec.track_in_flight else "false"
+        )
+        if worker_type in TARGET_TRACKED_TYPES:
+            environment[EnvVar.target_backlog_per_instance(worker_type)] = str(
+                spec.target_backlog_per_instance
+            )
+            environment[EnvVar.activation_backlog(worker_type)] = str(spec.activation_backlog)
     positives: dict[str, float] = {
         "video_messages_per_instance": video_messages_per_instance,
         "api_timeout_seconds": api_timeout_seconds,

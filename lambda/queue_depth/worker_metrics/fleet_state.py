@@ -1,7 +1,8 @@
 """Reading the fleets' Auto Scaling groups: one DescribeAutoScalingGroups for all.
 
-The tick needs, per ASG, the instances in service (BacklogPerInstance divides by
-them) and, for Video, MinSize/MaxSize/DesiredCapacity (the control bounds).
+The tick needs, per ASG, the capacity BacklogPerInstance divides by (in service,
+launching or desired, per ``BacklogDivisor``), MinSize/MaxSize/DesiredCapacity
+(the Video control's bounds, and activation from zero for the tracked fleets).
 """
 
 from __future__ import annotations
@@ -13,10 +14,16 @@ from typing import Any
 MAX_PAGES = 10
 """Bound on NextToken pages; three names fit in one page of 50."""
 
+PENDING_STATES = frozenset({"Pending", "Pending:Wait", "Pending:Proceed"})
+"""Lifecycle states of an instance that is launching (before ``InService``)."""
+
 
 @dataclass(frozen=True)
 class FleetState:
-    """One ASG as DescribeAutoScalingGroups reports it."""
+    """One ASG as DescribeAutoScalingGroups reports it.
+
+    ``pending``: default 0; instances launching (``PENDING_STATES``).
+    """
 
     name: str
     min_size: int
@@ -24,20 +31,20 @@ class FleetState:
     desired_capacity: int
     in_service: int
     tags: Mapping[str, str] = field(default_factory=dict)
+    pending: int = 0
 
     @classmethod
     def from_group(cls, group: Mapping[str, Any]) -> FleetState:
-        """Parse one ``AutoScalingGroups`` item; only ``InService`` instances count."""
-        in_service = sum(
-            1 for i in group.get("Instances", []) if i.get("LifecycleState") == "InService"
-        )
+        """Parse one ``AutoScalingGroups`` item: instances ``InService``, and launching."""
+        states = [i.get("LifecycleState") for i in group.get("Instances", [])]
         return cls(
             name=str(group["AutoScalingGroupName"]),
             min_size=int(group["MinSize"]),
             max_size=int(group["MaxSize"]),
             desired_capacity=int(group["DesiredCapacity"]),
-            in_service=in_service,
+            in_service=states.count("InService"),
             tags={str(t["Key"]): str(t.get("Value", "")) for t in group.get("Tags", [])},
+            pending=sum(1 for state in states if state in PENDING_STATES),
         )
 
 

@@ -2,15 +2,17 @@
 
 ``plan_tick`` takes an ``Observation`` (each readable type's summed queue
 counters and each readable ASG) and returns a ``TickPlan``: the datums' values
-(``QueueDepth``, ``BacklogPerInstance``) and the capacity writes (the Video
-decision). It does no I/O and reads no clock, so the Lambda (``tick.run_tick``)
+(``QueueDepth``, ``BacklogPerInstance``: ``tracked_metric``) and the capacity
+writes (the Video decision; activation of a tracked fleet at zero:
+``activation``). It does no I/O and reads no clock, so the Lambda (``tick.run_tick``)
 and the workload simulator (``fleetctl.simulation``) run this very code: there
 is one copy of each decision.
 
 Fault rules (a failure must never look like "no backlog", which scales in): a
 type missing from ``observation.counts`` gets no datum; a type missing from
 ``observation.fleets`` gets ``QueueDepth`` but no ``BacklogPerInstance``; the
-Video fleet is only decided when both were read.
+Video fleet is only decided, and a tracked fleet only activated, when both
+were read.
 """
 
 from __future__ import annotations
@@ -19,11 +21,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from worker_metrics.activation import decide_activation
 from worker_metrics.config import PublisherConfig
-from worker_metrics.contract import COUNTING_RULES, VIDEO_SCALE_IN_MARKER_TAG, WorkerType
+from worker_metrics.contract import (
+    COUNTING_RULES,
+    TARGET_TRACKED_TYPES,
+    VIDEO_SCALE_IN_MARKER_TAG,
+    WorkerType,
+)
 from worker_metrics.fleet_state import FleetState
 from worker_metrics.publish import Datum, datum
 from worker_metrics.sqs_backlog import QueueCounts, count_backlog
+from worker_metrics.tracked_metric import backlog_per_instance as per_instance
+from worker_metrics.tracked_metric import tracked_backlog
 from worker_metrics.video_capacity import Action, CapacityBounds, Decision, decide_video_capacity
 
 
@@ -63,13 +73,19 @@ class VideoPlan:
 
 @dataclass(frozen=True)
 class TickPlan:
-    """Everything a tick decided, before any write."""
+    """Everything a tick decided, before any write.
+
+    ``activation``: default empty; the activation decision of each tracked type
+    whose queues and ASG were read (most are ``UNCHANGED``; those that change
+    are in ``writes``).
+    """
 
     queue_depth: Mapping[WorkerType, int]
     backlog_per_instance: Mapping[WorkerType, float]
     in_service: Mapping[WorkerType, int]
     video: VideoPlan
     writes: tuple[CapacityWrite, ...] = ()
+    activation: Mapping[WorkerType, Decision] = field(default_factory=dict)
 
     def datums(self, config: PublisherConfig, timestamp: datetime) -> list[Datum]:
         """The ``QueueDepth`` and ``BacklogPerInstance`` datums of this plan."""
@@ -98,17 +114,28 @@ def plan_tick(config: PublisherConfig, observation: Observation, tick_key: str) 
         )
     in_service: dict[WorkerType, int] = {}
     backlog_per_instance: dict[WorkerType, float] = {}
+    activation: dict[WorkerType, Decision] = {}
+    writes: list[CapacityWrite] = []
     for worker_type, depth in queue_depth.items():
         state = observation.fleets.get(worker_type)
-        if state is not None:
-            in_service[worker_type] = state.in_service
-            # max(..., 1): with no instance the ratio still shows the backlog, so
-            # target tracking can scale a fleet out of zero.
-            backlog_per_instance[worker_type] = depth / max(state.in_service, 1)
+        if state is None:
+            continue
+        tracking = config.fleets[worker_type].tracking
+        backlog = tracked_backlog(
+            depth, observation.counts[worker_type], COUNTING_RULES[worker_type], tracking
+        )
+        in_service[worker_type] = state.in_service
+        backlog_per_instance[worker_type] = per_instance(backlog, state, tracking.divisor)
+        if worker_type in TARGET_TRACKED_TYPES:
+            decision = decide_activation(backlog, state, tracking)
+            activation[worker_type] = decision
+            if decision.changes:
+                writes.append(CapacityWrite(worker_type, state.name, decision))
 
     video, write = _plan_video(config, observation, queue_depth, tick_key)
-    writes = (write,) if write is not None else ()
-    return TickPlan(queue_depth, backlog_per_instance, in_service, video, writes)
+    if write is not None:
+        writes.append(write)
+    return TickPlan(queue_depth, backlog_per_instance, in_service, video, tuple(writes), activation)
 
 
 def _plan_video(

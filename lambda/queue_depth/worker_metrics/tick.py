@@ -15,7 +15,8 @@ Fault rules (a failure must never look like "no backlog", which scales in):
   BacklogPerInstance (no datum rather than a false 0);
 * a failed DescribeAutoScalingGroups suppresses BacklogPerInstance (target
   tracking does not scale in on missing data) but not QueueDepth;
-* the Video fleet is only touched when both its queues and its ASG were read.
+* the Video fleet is only touched, and a tracked fleet only activated from
+  zero, when both its queues and its ASG were read.
 
 Extension point: ``MetricSource`` objects passed in ``sources`` add datums to
 the same PutMetricData call; a source that raises is isolated, logged and
@@ -102,7 +103,7 @@ class TickError:
 
 @dataclass(frozen=True)
 class VideoOutcome:
-    """What the tick did to the Video fleet.
+    """What the tick did to a fleet it writes: Video, or a tracked fleet it activated.
 
     ``decision`` is ``None`` when the fleet was not touched because an input
     was missing (``skipped`` says which). ``applied`` is true when
@@ -123,6 +124,7 @@ class TickResult:
     backlog_per_instance: dict[WorkerType, float] = field(default_factory=dict)
     in_service: dict[WorkerType, int] = field(default_factory=dict)
     video: VideoOutcome = field(default_factory=lambda: VideoOutcome(None))
+    activation: dict[WorkerType, VideoOutcome] = field(default_factory=dict)
     api_calls: dict[str, int] = field(default_factory=dict)
     errors: list[TickError] = field(default_factory=list)
     durations_ms: dict[str, float] = field(default_factory=dict)
@@ -148,6 +150,15 @@ class TickResult:
                 "action": decision.action.value if decision else "skipped",
                 "reason": decision.reason if decision else self.video.skipped,
                 "applied": self.video.applied,
+            },
+            # Only the tracked fleets the Lambda started from zero this tick.
+            "activation": {
+                t.value: {
+                    "desired": o.decision.desired if o.decision else None,
+                    "reason": o.decision.reason if o.decision else "",
+                    "applied": o.applied,
+                }
+                for t, o in self.activation.items()
             },
             "api_calls": dict(sorted(self.api_calls.items())),
             "durations_ms": {k: round(v, 1) for k, v in self.durations_ms.items()},
@@ -211,7 +222,8 @@ def run_tick(
     """Run one tick at ``timestamp`` (timezone-aware). Never raises for AWS failures.
 
     Order: read all queues (concurrently) and the ASGs; decide (``plan.plan_tick``,
-    pure); make the plan's capacity writes (the Video fleet); collect extra
+    pure); make the plan's capacity writes (the Video fleet, activations from
+    zero); collect extra
     sources; publish every datum, including ``PublisherErrors`` for the failures
     so far, in one PutMetricData call.
     """
@@ -240,7 +252,7 @@ def run_tick(
     result.in_service = dict(plan.in_service)
 
     with timed("video"):
-        result.video = _apply_video(plan.video, plan.writes, clients, calls, result)
+        result.video = _apply_writes(plan.video, plan.writes, clients, calls, result)
 
     extra: list[Datum] = []
     with timed("sources"):
@@ -323,21 +335,24 @@ def _read_fleets(
     return fleets
 
 
-def _apply_video(
+def _apply_writes(
     video: VideoPlan,
     writes: Sequence[CapacityWrite],
     clients: AwsClients,
     calls: _ApiCalls,
     result: TickResult,
 ) -> VideoOutcome:
-    """Make the plan's capacity writes; report what happened to the Video fleet."""
-    if video.decision is None:
-        return VideoOutcome(None, skipped=video.skipped)
+    """Make the plan's capacity writes (Video, and activations into
+    ``result.activation``); report what happened to the Video fleet."""
     applied = False
     for write in writes:
         ok = _write_capacity(write, clients, calls, result)
         if write.worker_type is WorkerType.VIDEO:
             applied = ok
+        else:
+            result.activation[write.worker_type] = VideoOutcome(write.decision, applied=ok)
+    if video.decision is None:
+        return VideoOutcome(None, skipped=video.skipped)
     return VideoOutcome(video.decision, applied=applied)
 
 

@@ -119,7 +119,7 @@ def decide_video_capacity(
         )
 
     running = Fraction(in_flight, jobs_per_instance)
-    wanted = math.ceil(running + backlog / _exact(messages_per_instance))
+    wanted = math.ceil(running + backlog / exact(messages_per_instance))
     floor = min(math.ceil(running), bounds.max_size)
     target = bounds.clamp(max(wanted, floor))
     why = (
@@ -147,7 +147,7 @@ def decide_video_capacity(
     )
 
 
-def _exact(number: float) -> Fraction:
+def exact(number: float) -> Fraction:
     """``number`` as the fraction its decimal form says (``0.1`` -> 1/10, not the
     nearest binary float), so ``ceil`` does not round 3.0000000000000004 up to 4."""
     return Fraction(repr(number))
