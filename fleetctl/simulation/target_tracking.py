@@ -3,10 +3,17 @@
 moto stores target-tracking policies but never evaluates them (NOTES §2), so the
 demo scales AI and Messaging with this model instead, from the same metric the
 deployed policy tracks: backlog per instance, published once a minute by our
-Lambda as ``QueueDepth / max(in_service, 1)``.
+Lambda (``worker_metrics.tracked_metric``).
 
-What the model reproduces (NOTES §3; "Target tracking scaling policies" in the
-EC2 Auto Scaling user guide):
+What AWS **documents** (EC2 Auto Scaling user guide, "Target tracking scaling
+policies" and "default instance warmup"): scale-out is proportional and as fast
+as possible, scale-in gradual; no scale-in on insufficient data; no scale-in
+while new instances warm up; during scale-out, instances still warming up count
+as current capacity. What we **observed** on the alarms AWS creates: the
+datapoint counts below. What we **assume**: the proportional formula, the
+scale-in step, and nothing at all at zero capacity (below).
+
+What the model reproduces (NOTES §3):
 
 * Target tracking creates two CloudWatch alarms. AlarmHigh fires on 3 of 3
   consecutive one-minute datapoints above the target; AlarmLow on 15 of 15
@@ -16,9 +23,14 @@ EC2 Auto Scaling user guide):
   observed: scale-in needs the metric about 10 % below target.
 * While an alarm stays in ALARM, Auto Scaling invokes the policy again every
   minute, so a run of breaching datapoints keeps acting (bounded by warmup).
-* Scale-out is proportional: ``ceil(capacity * metric / target)``. Our design
-  divides by ``max(in_service, 1)``, so the model uses ``max(capacity, 1)`` and a
-  fleet at zero scales out (0 instances, backlog 57, target 20 -> 3).
+* Scale-out is proportional: ``ceil(capacity * metric / target)`` (assumed; at
+  least one more instance).
+* **A group at zero capacity is not scaled out.** AWS does not document what
+  target tracking computes for a group with no capacity, and the proportional
+  formula gives 0 there; the earlier model's ``max(capacity, 1)`` was an
+  assumption. The model takes the conservative case: at zero, AlarmHigh changes
+  nothing. Leaving zero is the Lambda's activation
+  (``worker_metrics.activation``), KEDA's split of 0 -> 1 and 1 -> N.
 * Scale-in is conservative. AWS documents only that it is gradual; our rule is
   the proportional capacity, but removing at most ``max(1, capacity // 10)``
   instances per action (10 % of the fleet or one instance, whichever is larger).
@@ -157,8 +169,9 @@ class TargetTrackingModel:
         Periods skipped since the previous call count as missing datapoints.
         ``metric``: the tracked metric's datapoint for the period ending at
         ``now`` (backlog per instance), or ``None`` when none was published.
-        ``capacity``: the ASG's current capacity (in-service instances, the
-        metric's denominator), >= 0.
+        ``capacity``: the ASG's current capacity, >= 0. AWS counts instances
+        still warming up as capacity during scale-out, so a faithful caller
+        passes the desired capacity; 0 means no scale-out (see the module doc).
 
         Raises ValueError for time going backwards, a negative capacity, or a
         negative or non-finite metric.
@@ -211,9 +224,7 @@ class TargetTrackingModel:
         )
 
     def _proportional(self, metric: float, capacity: int) -> int:
-        # max(capacity, 1): the publisher divides the backlog by max(in_service, 1),
-        # so metric * 1 is the whole backlog when the fleet is at zero.
-        return math.ceil(max(capacity, 1) * metric / self.policy.target_value)
+        return math.ceil(capacity * metric / self.policy.target_value)
 
     def _scale_out(self, now: float, metric: float, capacity: int) -> ScalingDecision:
         policy = self.policy
@@ -221,6 +232,11 @@ class TargetTrackingModel:
             f"{Alarm.HIGH} {HIGH_DATAPOINTS}/{HIGH_DATAPOINTS}: "
             f"{_format(metric)} > {_format(policy.target_value)}"
         )
+        if capacity == 0:
+            # Conservative: AWS does not document leaving zero (module doc).
+            return ScalingDecision(
+                None, f"{header}, at 0: not scaled out of zero (activation's)", Alarm.HIGH
+            )
         wanted = min(max(self._proportional(metric, capacity), capacity + 1), policy.max_size)
         if capacity >= policy.max_size:
             return ScalingDecision(None, f"{header}, at max {policy.max_size}", Alarm.HIGH)

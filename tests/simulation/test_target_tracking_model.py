@@ -72,16 +72,22 @@ def test_scale_out_is_proportional_and_at_least_one_more() -> None:
     assert triple.desired == 30
 
 
-def test_scale_out_from_zero_uses_one_as_the_current_capacity() -> None:
-    # GIVEN an empty fleet: the publisher divides the backlog by max(in_service, 1)
+def test_a_group_at_zero_is_not_scaled_out_by_target_tracking() -> None:
+    # GIVEN an empty fleet: AWS documents nothing about target tracking at zero capacity
     model = TargetTrackingModel(_policy())
 
     # WHEN 57 messages wait for 3 minutes
     decision = _feed(model, [57.0] * HIGH_DATAPOINTS, capacity=0)[-1]
 
-    # THEN the fleet leaves zero: ceil(1 * 57 / 20) = 3
-    assert decision.desired == 3
-    assert decision.reason == "AlarmHigh 3/3: 57 > 20 → 3 instances (was 0)"
+    # THEN the model takes the conservative case: AlarmHigh, but no scale-out (leaving
+    # zero is the Lambda's activation)
+    assert decision.desired is None
+    assert decision.alarm is Alarm.HIGH
+    assert decision.reason == "AlarmHigh 3/3: 57 > 20, at 0: not scaled out of zero (activation's)"
+
+    # AND once activation has started one instance, the alarm scales proportionally
+    started = model.evaluate(4 * MINUTE, 57.0, capacity=1)
+    assert started.desired == 3
 
 
 def test_scale_out_is_clamped_to_max_size() -> None:
