@@ -8,7 +8,15 @@ from dataclasses import dataclass, field
 from modules.settings.checks import fail, positive, whole
 from modules.settings.queue import QueueSettings
 from modules.settings.workload import WorkloadSettings
-from worker_metrics.contract import LAMBDA_CONTROLLED_TYPES, WorkerType
+from worker_metrics.contract import (
+    DEFAULT_ACTIVATION_BACKLOG,
+    DEFAULT_BACKLOG_DIVISOR,
+    LAMBDA_CONTROLLED_TYPES,
+    TARGET_TRACKED_TYPES,
+    BacklogDivisor,
+    Tracking,
+    WorkerType,
+)
 
 _AMI = re.compile(r"^(ami-[0-9a-f]{8,17}|resolve:ssm:/[A-Za-z0-9_./-]+)$")
 _SUBNET = re.compile(r"^subnet-[0-9a-f]{8,17}$")
@@ -56,6 +64,15 @@ class FleetSettings:
     At most ``MAX_QUEUES_PER_FLEET`` (4) queues: the capacity-exhausted alarm
     reads two SQS metrics per queue plus two group metrics, and a CloudWatch
     alarm holds at most 10 metrics.
+    ``backlog_divisor``: default ``"desired"``; what ``BacklogPerInstance``
+    divides by: ``"in_service"``, ``"in_service_and_pending"`` or ``"desired"``
+    (``worker_metrics.contract.BacklogDivisor``; README, "Sizing decisions").
+    ``track_in_flight``: default ``false``; count in-flight messages in the
+    tracked backlog too (AI's QueueDepth already does). AI and Messaging only.
+    ``activation_backlog``: default 1; with ``min_size = 0``, the Lambda starts
+    the fleet (desired = ``ceil(backlog / target)``) once this many messages
+    wait. AI and Messaging only; a fleet with ``min_size >= 1`` never is at zero,
+    so activation is off and the Lambda gets no grant on it.
     """
 
     worker_type: WorkerType
@@ -74,6 +91,9 @@ class FleetSettings:
     user_data_extra: str = ""
     workload: WorkloadSettings = field(default_factory=WorkloadSettings)
     max_wait_seconds: int = 900
+    backlog_divisor: str = DEFAULT_BACKLOG_DIVISOR.value
+    track_in_flight: bool = False
+    activation_backlog: int = DEFAULT_ACTIVATION_BACKLOG
 
     def __post_init__(self) -> None:
         if not self.queues:
@@ -121,6 +141,44 @@ class FleetSettings:
                 f"at most {MAX_QUEUES_PER_FLEET} queues per fleet: its capacity-exhausted alarm "
                 "reads 2 metrics per queue and an alarm holds at most 10",
             )
+        self._check_tracking()
+
+    def _check_tracking(self) -> None:
+        divisors = [d.value for d in BacklogDivisor]
+        if self.backlog_divisor not in divisors:
+            fail("backlog_divisor", self.backlog_divisor, f"must be one of {divisors}")
+        whole("activation_backlog", self.activation_backlog, 1, 1_000_000)
+        if self.worker_type in TARGET_TRACKED_TYPES:
+            return
+        # Video has no tracked metric and is sized from its first message by the Lambda.
+        for name, default in (
+            ("backlog_divisor", DEFAULT_BACKLOG_DIVISOR.value),
+            ("track_in_flight", False),
+            ("activation_backlog", DEFAULT_ACTIVATION_BACKLOG),
+        ):
+            if getattr(self, name) != default:
+                fail(
+                    name,
+                    getattr(self, name),
+                    "only a target-tracked fleet (AI, Messaging) has a tracked metric "
+                    "and activation; the Lambda sizes Video itself",
+                )
+
+    @property
+    def activates_from_zero(self) -> bool:
+        """True for a target-tracked fleet with ``min_size = 0``: the Lambda starts it."""
+        return self.worker_type in TARGET_TRACKED_TYPES and self.min_size == 0
+
+    @property
+    def tracking(self) -> Tracking:
+        """The Lambda's ``Tracking`` for this fleet (activation 0, off, unless
+        ``activates_from_zero``)."""
+        return Tracking(
+            target_backlog_per_instance=float(self.target_messages_per_instance),
+            divisor=BacklogDivisor(self.backlog_divisor),
+            track_in_flight=self.track_in_flight,
+            activation_backlog=self.activation_backlog if self.activates_from_zero else 0,
+        )
 
     @property
     def key(self) -> str:

@@ -15,7 +15,7 @@ from modules.settings import (
     load_environment,
 )
 from tests.conftest import ROOT, run_synth
-from worker_metrics.contract import WorkerType
+from worker_metrics.contract import BacklogDivisor, Tracking, WorkerType
 
 
 def _base() -> dict[str, Any]:
@@ -285,3 +285,47 @@ def test_synth_with_a_nan_target_is_one_line_and_exit_2(tmp_path: Path) -> None:
         "synth: config/bad.toml: fleets.messaging.target_messages_per_instance = nan: "
         "must be a finite number (not NaN or infinity)"
     ]
+
+
+def test_tracking_settings_reach_the_lambdas_tracking(tmp_path: Path) -> None:
+    # GIVEN AI at min 0 with its own divisor and threshold, Messaging at min 1 counting
+    # in-flight messages
+    doc = _base()
+    doc["fleets"]["ai"].update(backlog_divisor="in_service_and_pending", activation_backlog=5)
+    doc["fleets"]["messaging"].update(min_size=1, track_in_flight=True)
+    # WHEN loaded
+    settings = load_environment("bad", _write(tmp_path, doc))
+    ai, messaging = settings.fleet(WorkerType.AI), settings.fleet(WorkerType.MESSAGING)
+    # THEN AI is started from zero at 5 messages with its divisor and its target
+    assert ai.activates_from_zero
+    assert ai.tracking == Tracking(
+        target_backlog_per_instance=20.0,
+        divisor=BacklogDivisor.IN_SERVICE_AND_PENDING,
+        activation_backlog=5,
+    )
+    # AND Messaging (min 1) is never at zero: activation off, in flight tracked
+    assert not messaging.activates_from_zero
+    assert (messaging.tracking.activation_backlog, messaging.tracking.track_in_flight) == (0, True)
+
+
+@pytest.mark.parametrize(
+    ("fleet", "key", "value", "says"),
+    [
+        ("ai", "backlog_divisor", "instances", "must be one of ['in_service', "),
+        ("ai", "activation_backlog", 0, "must be 1..1000000"),
+        ("messaging", "activation_backlog", 2.5, "must be a whole number"),
+        ("messaging", "track_in_flight", "yes", "must be true or false"),
+        ("video", "activation_backlog", 3, "only a target-tracked fleet (AI, Messaging)"),
+        ("video", "backlog_divisor", "in_service", "only a target-tracked fleet"),
+        ("video", "track_in_flight", True, "only a target-tracked fleet"),
+    ],
+)
+def test_bad_tracking_settings_are_named(
+    tmp_path: Path, fleet: str, key: str, value: object, says: str
+) -> None:
+    # GIVEN a bad tracking setting, or one on Video, which has no tracked metric
+    doc = _base()
+    doc["fleets"][fleet][key] = value
+    # WHEN it is loaded THEN one line names the file, the setting, the value and why
+    message = _error(tmp_path, doc)
+    assert f"bad.toml: fleets.{fleet}.{key} = {value!r}: {says}" in message, message
