@@ -43,6 +43,7 @@ def publisher_environment(
         video_messages_per_instance=float(video.target_messages_per_instance),
         video_jobs_per_instance=video.jobs_per_instance,
         video_scale_in_step=publisher.video_scale_in_step,
+        tracking={t: fleet.tracking for t, fleet in fleets.items()},
     )
     tenant = publisher.tenant_backlog
     if tenant is not None:

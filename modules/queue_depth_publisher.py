@@ -10,7 +10,8 @@ IAM, from grant methods only:
 * ``sqs:GetQueueAttributes`` on exactly the fleets' queues;
 * ``cloudwatch:PutMetricData`` with ``cloudwatch:namespace`` = the contract's
   namespace (the action has no resource-level permissions);
-* ``autoscaling:SetDesiredCapacity`` on the Lambda-controlled ASGs only;
+* ``autoscaling:SetDesiredCapacity`` on the Lambda-controlled ASGs, and on the
+  target-tracked ASGs that it activates from zero (``min_size = 0``), no others;
 * ``autoscaling:DescribeAutoScalingGroups`` (cannot be resource-scoped);
 * ``logs:CreateLogStream``/``logs:PutLogEvents`` on its own log group;
 * ``xray:PutTraceSegments``/``xray:PutTelemetryRecords`` (active tracing; X-Ray
@@ -175,6 +176,9 @@ class QueueDepthPublisher(Construct):
         for worker_type in LAMBDA_CONTROLLED_TYPES:
             self.fleets[worker_type].grant_set_desired_capacity(policy)
             self.fleets[worker_type].grant_tag(policy, contract.VIDEO_SCALE_IN_MARKER_TAG)
+        for fleet in fleets:
+            if fleet.settings.activates_from_zero:
+                fleet.grant_activation(policy)
         policy.allow("SendTraces", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"])
         policy.allow(
             "WriteOwnLogs",

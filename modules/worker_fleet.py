@@ -233,6 +233,20 @@ class WorkerFleet(Construct):
         """Allow ``autoscaling:SetDesiredCapacity`` on this fleet's ASG only."""
         policy.allow("SetDesiredCapacity", ["autoscaling:SetDesiredCapacity"], [self.asg.arn])
 
+    def grant_activation(self, policy: PolicyDocumentBuilder) -> None:
+        """Allow ``autoscaling:SetDesiredCapacity`` on this fleet's ASG only, for the
+        Lambda's activation from zero (``worker_metrics.activation``). Raises
+        ``ValueError`` unless the fleet activates from zero (target-tracked,
+        ``min_size = 0``): any other write would fight its scaler."""
+        if not self.settings.activates_from_zero:
+            raise ValueError(
+                f"fleet {self.settings.key}: only a target-tracked fleet with min_size = 0 "
+                "is activated from zero by the Lambda"
+            )
+        policy.allow(
+            "ActivateTrackedFleetFromZero", ["autoscaling:SetDesiredCapacity"], [self.asg.arn]
+        )
+
     def grant_tag(self, policy: PolicyDocumentBuilder, tag_key: str) -> None:
         """Allow ``autoscaling:CreateOrUpdateTags`` on this fleet's ASG, for ``tag_key`` only
         (the Lambda's Video scale-in marker; the provider ignores that tag, see

@@ -63,3 +63,29 @@ def test_publisher_needs_the_built_zip(tmp_path) -> None:  # type: ignore[no-unt
         WorkerAutoscalingStack(
             App(), settings=load_environment("dev"), lambda_zip=tmp_path / "missing.zip"
         )
+
+
+@pytest.mark.parametrize("worker_type", ["VIDEO", "MESSAGING"])
+def test_activation_grant_refuses_a_fleet_it_would_fight(worker_type: str) -> None:
+    from cdktf import App, TerraformStack
+
+    from modules.iam import PolicyDocumentBuilder
+    from modules.settings import load_environment
+    from modules.worker_fleet import WorkerFleet
+    from modules.worker_queue import WorkerQueue
+    from worker_metrics.contract import WorkerType
+
+    # GIVEN the Video fleet (the Lambda's own), and prod's Messaging fleet (min_size 1: target
+    # tracking's alone)
+    env = load_environment("prod" if worker_type == "MESSAGING" else "local")
+    settings = env.fleet(WorkerType[worker_type])
+    stack = TerraformStack(App(), "t")
+    queues = [WorkerQueue(stack, "q", settings=settings.queues[0])]
+    fleet = WorkerFleet(
+        stack, "f", settings=settings, queues=queues, name_prefix="t-x", region=env.region
+    )
+    policy = PolicyDocumentBuilder()
+    # WHEN the activation grant is asked for THEN it is refused, naming the fleet
+    with pytest.raises(ValueError, match=f"fleet {settings.key}: only a target-tracked fleet"):
+        fleet.grant_activation(policy)
+    assert policy.statements == []

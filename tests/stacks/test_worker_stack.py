@@ -325,3 +325,40 @@ def test_failed_ticks_are_not_retried(synthesized: Synthesized) -> None:
         synthesized.json("workers-prod"), "aws_lambda_function_event_invoke_config"
     )
     assert config["maximum_retry_attempts"] == 0
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_activation_is_granted_on_exactly_the_fleets_it_starts(
+    synthesized: Synthesized, env: str
+) -> None:
+    # GIVEN an environment's settings WHEN its stack is synthesized
+    doc = synthesized.json(f"workers-{env}")
+    settings = load_environment(env)
+    asg_arn = {
+        group["name"]: f"${{aws_autoscaling_group.{address}.arn}}"
+        for address, group in doc["resource"]["aws_autoscaling_group"].items()
+    }
+    expected = [
+        asg_arn[f"{settings.name_prefix}-{fleet.key}-workers"]
+        for fleet in settings.fleets
+        if fleet.worker_type in contract.TARGET_TRACKED_TYPES and fleet.min_size == 0
+    ]
+    by_sid = {s["sid"]: s for s in _statements(doc)}
+    # THEN SetDesiredCapacity for activation covers exactly the tracked fleets at min 0
+    activation = by_sid.get("ActivateTrackedFleetFromZero")
+    assert (activation["resources"] if activation else []) == expected
+    if activation:
+        assert activation["actions"] == ["autoscaling:SetDesiredCapacity"]
+    # AND the Lambda's environment turns activation on for exactly those fleets
+    variables = _lambda_env(doc)
+    for fleet in settings.fleets:
+        if fleet.worker_type not in contract.TARGET_TRACKED_TYPES:
+            continue
+        threshold = int(variables[contract.EnvVar.activation_backlog(fleet.worker_type)])
+        assert (threshold > 0) == (fleet.min_size == 0), fleet.key
+        assert float(
+            variables[contract.EnvVar.target_backlog_per_instance(fleet.worker_type)]
+        ) == float(fleet.target_messages_per_instance)
+        assert variables[contract.EnvVar.backlog_divisor(fleet.worker_type)] == (
+            fleet.backlog_divisor
+        )
