@@ -223,9 +223,9 @@ def run_tick(
 
     Order: read all queues (concurrently) and the ASGs; decide (``plan.plan_tick``,
     pure); make the plan's capacity writes (the Video fleet, activations from
-    zero); collect extra
-    sources; publish every datum, including ``PublisherErrors`` for the failures
-    so far, in one PutMetricData call.
+    zero; timed as ``video``); collect extra sources; publish every datum,
+    including ``PublisherErrors`` for the failures so far, in one PutMetricData
+    call.
     """
     if timestamp.tzinfo is None:
         raise ValueError("timestamp must be timezone-aware (UTC)")
