@@ -11,10 +11,11 @@ not the old policies"):
 * It tracked the raw ``QueueDepth`` against a per-instance target. A queue depth
   does not fall as instances are added, so the policy runs to max size (AWS
   lists it among metrics that do not work). This tracks ``BacklogPerInstance``
-  = ``QueueDepth / max(GroupInServiceInstances, 1)``, published by the
-  queue-depth Lambda for the same ``WorkerType``. Because the Lambda divides by
-  ``max(in_service, 1)``, a fleet at zero still sees its whole backlog as the
-  metric and scales out; metric math ``m1/m2`` would have no data at zero.
+  (the tracked backlog over the capacity the fleet's ``backlog_divisor`` names,
+  by default the desired capacity, so it stays right while instances boot),
+  published by the queue-depth Lambda for the same ``WorkerType``
+  (``worker_metrics.tracked_metric``). A fleet at zero is started by the
+  Lambda's activation, not by this policy (``worker_metrics.activation``).
 """
 
 from __future__ import annotations

@@ -189,9 +189,27 @@ def _fleet_rows(
                 control=control,
                 policies=tuple(extract.consumer(p, asg, stack) for p in own),
                 queues=queues,
+                activation=_activation_path(stack, publisher, worker_type, address or ""),
             )
         )
     return tuple(rows)
+
+
+def _activation_path(
+    stack: SynthesizedStack, publisher: Publisher, worker_type: WorkerType, address: str
+) -> str:
+    """How ``worker_type``'s fleet leaves zero, from the function's environment and grants."""
+    if worker_type in LAMBDA_CONTROLLED_TYPES:
+        return "Lambda: sized from its first message"
+    threshold = extract.activation_threshold(publisher.environment, worker_type)
+    if threshold == 0:
+        return f"off: {EnvVar.activation_backlog(worker_type)} = 0 (a fleet with min_size >= 1)"
+    target = stack.text(publisher.environment.get(EnvVar.target_backlog_per_instance(worker_type)))
+    granted = extract.may_set_desired(stack, publisher, address)
+    return (
+        f"Lambda at >= {threshold} message(s): desired 0 -> ceil(backlog / {target}), "
+        "then target tracking" + ("" if granted else " (NOT GRANTED: SetDesiredCapacity missing)")
+    )
 
 
 def _code_findings(publisher: Publisher, code: code_map.CodeMap) -> list[str]:
@@ -296,7 +314,8 @@ def _metric_rows(schema: PublishedSchema) -> Iterator[MetricRow]:
         schema.backlog_per_instance_metric_name,
         f"{dim}={types}",
         contract.UNIT,
-        "QueueDepth / max(in-service instances, 1): what target tracking consumes",
+        "tracked backlog (QueueDepth [+ in flight]) / max(capacity per <TYPE>_BACKLOG_DIVISOR, "
+        "1): what target tracking consumes",
     )
     yield MetricRow(
         contract.ERROR_METRIC_NAME,

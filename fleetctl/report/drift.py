@@ -19,16 +19,23 @@ from fleetctl.report import observers
 from fleetctl.report.extract import (
     Policy,
     Publisher,
+    activation_threshold,
     asg_named_by,
     asg_worker_type,
     lambda_controls,
+    may_set_desired,
 )
 from fleetctl.report.model import Drift, DriftKind
 from fleetctl.report.observers import AwsResources, ShownSeries
 from fleetctl.report.stack import SynthesizedStack
 from modules import aws_metrics
 from worker_metrics import contract
-from worker_metrics.contract import LAMBDA_CONTROLLED_TYPES, EnvVar, WorkerType
+from worker_metrics.contract import (
+    LAMBDA_CONTROLLED_TYPES,
+    TARGET_TRACKED_TYPES,
+    EnvVar,
+    WorkerType,
+)
 
 
 def stack_drift(
@@ -44,6 +51,7 @@ def stack_drift(
         + policy_drift(stack, policies, publisher.schema, type_of_asg)
         + controller_drift(stack, publisher, asg_by_type, policies)
         + observer_drift(stack, publisher.schema)
+        + activation_drift(stack, publisher, asg_by_type)
     )
 
 
@@ -202,6 +210,37 @@ def _unpublished(schema: PublishedSchema) -> str:
         f"{schema.namespace} by {contract.DIMENSION_NAME}="
         f"{'|'.join(t.value for t in schema.worker_types) or '(none)'})"
     )
+
+
+def activation_drift(
+    stack: SynthesizedStack, publisher: Publisher, asg_by_type: Mapping[WorkerType, str]
+) -> list[Drift]:
+    """Each tracked fleet whose activation and the Lambda's ``SetDesiredCapacity`` grant
+    disagree: on without the grant (the write fails at run time), or the grant without
+    activation (a privilege nothing uses, on a fleet target tracking owns)."""
+    drift: list[Drift] = []
+    for worker_type in TARGET_TRACKED_TYPES:
+        address = asg_by_type.get(worker_type, "")
+        granted = may_set_desired(stack, publisher, address)
+        name = EnvVar.activation_backlog(worker_type)
+        threshold = activation_threshold(publisher.environment, worker_type)
+        if threshold > 0 and not granted:
+            drift.append(
+                Drift(
+                    DriftKind.ACTIVATION,
+                    f"{name} = {threshold} turns activation on for {worker_type.value}, but the "
+                    "Lambda's IAM policy grants no autoscaling:SetDesiredCapacity on its ASG",
+                )
+            )
+        elif threshold == 0 and granted:
+            drift.append(
+                Drift(
+                    DriftKind.ACTIVATION,
+                    f"the Lambda may autoscaling:SetDesiredCapacity on the {worker_type.value} "
+                    f"ASG, but {name} is 0 (off): target tracking's fleet, unused privilege",
+                )
+            )
+    return drift
 
 
 def _tracked_key(schema: PublishedSchema, worker_type: WorkerType) -> tuple[str, str, Dimensions]:

@@ -237,16 +237,26 @@ def consumer(policy: Policy, asg: Mapping[str, Any], stack: SynthesizedStack) ->
     )
 
 
+def may_set_desired(stack: SynthesizedStack, publisher: Publisher, asg_address: str) -> bool:
+    """True if the function's role may ``SetDesiredCapacity`` on the ASG at ``asg_address``."""
+    return any(
+        "autoscaling:SetDesiredCapacity" in statement_actions(s)
+        and asg_address
+        and (stack.refers_to(statement_resources(s), asg_address) or "*" in statement_resources(s))
+        for s in publisher.statements
+    )
+
+
 def lambda_controls(
     stack: SynthesizedStack, publisher: Publisher, worker_type: WorkerType, asg_address: str
 ) -> bool:
     """True if the contract has the Lambda drive ``worker_type`` and its role may
     ``SetDesiredCapacity`` on that fleet's ASG."""
-    set_desired = [
-        s
-        for s in publisher.statements
-        if "autoscaling:SetDesiredCapacity" in statement_actions(s)
-        and asg_address
-        and (stack.refers_to(statement_resources(s), asg_address) or "*" in statement_resources(s))
-    ]
-    return bool(set_desired) and worker_type in LAMBDA_CONTROLLED_TYPES
+    return worker_type in LAMBDA_CONTROLLED_TYPES and may_set_desired(stack, publisher, asg_address)
+
+
+def activation_threshold(environment: Mapping[str, str], worker_type: WorkerType) -> int:
+    """The function's ``<TYPE>_ACTIVATION_BACKLOG`` (0, off, when absent or unreadable:
+    the environment check names a bad value)."""
+    raw = (environment.get(EnvVar.activation_backlog(worker_type)) or "").strip()
+    return int(raw) if raw.isdigit() else 0

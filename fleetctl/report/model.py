@@ -20,6 +20,8 @@ class DriftKind(enum.Enum):
     """A published worker type has neither a scaling policy nor Lambda control."""
     LAMBDA_FLEET_HAS_POLICY = "lambda-fleet-has-policy"
     """A Lambda-controlled fleet (Video) has a scaling policy."""
+    ACTIVATION = "activation"
+    """A tracked fleet's activation from zero and the Lambda's grant disagree."""
     ENVIRONMENT = "environment"
     """The Lambda's environment disagrees with the contract."""
     EMPTY_WIDGET = "empty-widget"
@@ -70,6 +72,8 @@ class FleetRow:
     control: str
     policies: tuple[Consumer, ...]
     queues: tuple[str, ...]
+    activation: str = "-"
+    """How the fleet leaves zero: the Lambda's activation, its Video rule, or nothing."""
 
 
 @dataclass(frozen=True)

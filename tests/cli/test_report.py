@@ -60,6 +60,17 @@ def test_report_renders_the_settings_of_every_environment(
         if fleet.worker_type in LAMBDA_CONTROLLED_TYPES:
             assert row.policies == ()
             assert row.control == "Lambda: SetDesiredCapacity"
+        # AND how it leaves zero: the Video rule, the Lambda's activation at min_size 0
+        if fleet.worker_type in LAMBDA_CONTROLLED_TYPES:
+            assert row.activation == "Lambda: sized from its first message"
+        elif fleet.min_size == 0:
+            assert row.activation == (
+                f"Lambda at >= {fleet.activation_backlog} message(s): desired 0 -> "
+                f"ceil(backlog / {float(fleet.target_messages_per_instance)}), then target tracking"
+            )
+        else:
+            assert row.activation.startswith("off: ")
+        assert row.activation.replace("|", "") in text
     # AND the Video calls come from the IAM policy document
     actions = {c.action for c in report.video_calls}
     assert {"autoscaling:DescribeAutoScalingGroups", "autoscaling:SetDesiredCapacity"} <= actions

@@ -431,3 +431,51 @@ def test_a_graph_in_the_dot_shorthand_is_read_like_the_long_form(
             "AWS/AutoScaling metrics",
         )
     ]
+
+
+def test_activation_on_without_its_grant(synthesized: Synthesized, tmp_path: Path) -> None:
+    # GIVEN prod's Messaging (min_size 1: activation off, no grant) with its variable set
+    # to 1 by hand
+    def change(document: Document) -> None:
+        environment(document)["MESSAGING_ACTIVATION_BACKLOG"] = "1"
+
+    # WHEN the report is built
+    drift = drift_of(altered(synthesized, tmp_path, change))
+
+    # THEN the Lambda's write would be refused at run time, and the report says so
+    assert drift == [
+        (
+            DriftKind.ACTIVATION,
+            "MESSAGING_ACTIVATION_BACKLOG = 1 turns activation on for Messaging, but the "
+            "Lambda's IAM policy grants no autoscaling:SetDesiredCapacity on its ASG",
+        )
+    ]
+
+
+def test_a_grant_on_a_tracked_fleet_without_activation(
+    synthesized: Synthesized, tmp_path: Path
+) -> None:
+    # GIVEN the Video SetDesiredCapacity statement widened to prod's Messaging ASG, whose
+    # activation is off
+    def change(document: Document) -> None:
+        (statement,) = [
+            s
+            for s in one(
+                document, "data", "aws_iam_policy_document", "queue-depth_policy-document"
+            )["statement"]
+            if s["sid"] == "SetDesiredCapacity"
+        ]
+        messaging = next(
+            k for k in document["resource"]["aws_autoscaling_group"] if k.startswith("messaging")
+        )
+        statement["resources"].append(f"${{aws_autoscaling_group.{messaging}.arn}}")
+
+    # WHEN the report is built
+    drift = drift_of(altered(synthesized, tmp_path, change))
+
+    # THEN the unused privilege on a fleet target tracking owns is named
+    assert [kind for kind, _ in drift] == [DriftKind.ACTIVATION]
+    assert (
+        "SetDesiredCapacity on the Messaging ASG, but MESSAGING_ACTIVATION_BACKLOG is 0"
+        in (drift[0][1])
+    )

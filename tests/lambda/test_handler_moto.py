@@ -51,7 +51,7 @@ def test_publishes_queue_depth_with_the_seed_schema(
         assert [(p["Maximum"], p["SampleCount"], p["Unit"]) for p in points] == [
             (value, 1.0, "Count")
         ], worker_type
-    # AND BacklogPerInstance = depth / max(in_service, 1): AI and Messaging run 0 instances
+    # AND BacklogPerInstance = depth / max(desired, 1): AI and Messaging were at 0 instances
     assert aws.statistic("BacklogPerInstance", WorkerType.AI, when)[0]["Maximum"] == 12.0
     assert aws.statistic("BacklogPerInstance", WorkerType.MESSAGING, when)[0]["Maximum"] == 9.0
     # AND nothing failed, so no PublisherErrors series exists

@@ -31,7 +31,7 @@ def test_plan_follows_the_seed_counting_rules_and_divides_by_in_service() -> Non
     fleets = {t: fleet(t, 2, 2) for t in WorkerType}
     # WHEN planned
     plan = plan_tick(CONFIG, Observation(counts, fleets), TICK)
-    # THEN AI = visible + in flight, the others visible; per instance over max(in_service, 1)
+    # THEN AI = visible + in flight, the others visible; per instance over max(desired, 1)
     assert plan.queue_depth == {WorkerType.AI: 10, WorkerType.VIDEO: 6, WorkerType.MESSAGING: 6}
     assert plan.backlog_per_instance[WorkerType.AI] == 5.0
     assert [d["MetricName"] for d in plan.datums(CONFIG, datetime.now(UTC))].count(
