@@ -11,6 +11,7 @@ from modules.settings.workload import WorkloadSettings
 from worker_metrics.contract import (
     DEFAULT_ACTIVATION_BACKLOG,
     DEFAULT_BACKLOG_DIVISOR,
+    DEFAULT_TRACK_IN_FLIGHT,
     LAMBDA_CONTROLLED_TYPES,
     TARGET_TRACKED_TYPES,
     BacklogDivisor,
@@ -64,15 +65,18 @@ class FleetSettings:
     At most ``MAX_QUEUES_PER_FLEET`` (4) queues: the capacity-exhausted alarm
     reads two SQS metrics per queue plus two group metrics, and a CloudWatch
     alarm holds at most 10 metrics.
+    The tracked metric and activation, AI and Messaging only (Video has no
+    tracked metric and is sized from its first message; a value there is an
+    error). README, "Sizing decisions", has the figures behind each default:
     ``backlog_divisor``: default ``"desired"``; what ``BacklogPerInstance``
     divides by: ``"in_service"``, ``"in_service_and_pending"`` or ``"desired"``
-    (``worker_metrics.contract.BacklogDivisor``; README, "Sizing decisions").
-    ``track_in_flight``: default ``false``; count in-flight messages in the
-    tracked backlog too (AI's QueueDepth already does). AI and Messaging only.
+    (``worker_metrics.contract.BacklogDivisor``).
+    ``track_in_flight``: default ``true``; count in-flight messages in the
+    tracked backlog too (AI's QueueDepth already does).
     ``activation_backlog``: default 1; with ``min_size = 0``, the Lambda starts
     the fleet (desired = ``ceil(backlog / target)``) once this many messages
-    wait. AI and Messaging only; a fleet with ``min_size >= 1`` never is at zero,
-    so activation is off and the Lambda gets no grant on it.
+    wait. A fleet with ``min_size >= 1`` never is at zero, so activation is off
+    and the Lambda gets no grant on it.
     """
 
     worker_type: WorkerType
@@ -91,9 +95,9 @@ class FleetSettings:
     user_data_extra: str = ""
     workload: WorkloadSettings = field(default_factory=WorkloadSettings)
     max_wait_seconds: int = 900
-    backlog_divisor: str = DEFAULT_BACKLOG_DIVISOR.value
-    track_in_flight: bool = False
-    activation_backlog: int = DEFAULT_ACTIVATION_BACKLOG
+    backlog_divisor: str | None = None
+    track_in_flight: bool | None = None
+    activation_backlog: int | None = None
 
     def __post_init__(self) -> None:
         if not self.queues:
@@ -144,25 +148,25 @@ class FleetSettings:
         self._check_tracking()
 
     def _check_tracking(self) -> None:
+        tracking = {
+            "backlog_divisor": self.backlog_divisor,
+            "track_in_flight": self.track_in_flight,
+            "activation_backlog": self.activation_backlog,
+        }
+        if self.worker_type not in TARGET_TRACKED_TYPES:
+            for name, value in tracking.items():
+                if value is not None:
+                    fail(
+                        name,
+                        value,
+                        "only a target-tracked fleet (AI, Messaging) has a tracked metric "
+                        "and activation; the Lambda sizes Video itself",
+                    )
         divisors = [d.value for d in BacklogDivisor]
-        if self.backlog_divisor not in divisors:
+        if self.backlog_divisor is not None and self.backlog_divisor not in divisors:
             fail("backlog_divisor", self.backlog_divisor, f"must be one of {divisors}")
-        whole("activation_backlog", self.activation_backlog, 1, 1_000_000)
-        if self.worker_type in TARGET_TRACKED_TYPES:
-            return
-        # Video has no tracked metric and is sized from its first message by the Lambda.
-        for name, default in (
-            ("backlog_divisor", DEFAULT_BACKLOG_DIVISOR.value),
-            ("track_in_flight", False),
-            ("activation_backlog", DEFAULT_ACTIVATION_BACKLOG),
-        ):
-            if getattr(self, name) != default:
-                fail(
-                    name,
-                    getattr(self, name),
-                    "only a target-tracked fleet (AI, Messaging) has a tracked metric "
-                    "and activation; the Lambda sizes Video itself",
-                )
+        if self.activation_backlog is not None:
+            whole("activation_backlog", self.activation_backlog, 1, 1_000_000)
 
     @property
     def activates_from_zero(self) -> bool:
@@ -173,11 +177,14 @@ class FleetSettings:
     def tracking(self) -> Tracking:
         """The Lambda's ``Tracking`` for this fleet (activation 0, off, unless
         ``activates_from_zero``)."""
+        activation = self.activation_backlog or DEFAULT_ACTIVATION_BACKLOG
         return Tracking(
             target_backlog_per_instance=float(self.target_messages_per_instance),
-            divisor=BacklogDivisor(self.backlog_divisor),
-            track_in_flight=self.track_in_flight,
-            activation_backlog=self.activation_backlog if self.activates_from_zero else 0,
+            divisor=BacklogDivisor(self.backlog_divisor or DEFAULT_BACKLOG_DIVISOR.value),
+            track_in_flight=(
+                DEFAULT_TRACK_IN_FLIGHT if self.track_in_flight is None else self.track_in_flight
+            ),
+            activation_backlog=activation if self.activates_from_zero else 0,
         )
 
     @property

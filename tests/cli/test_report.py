@@ -65,7 +65,7 @@ def test_report_renders_the_settings_of_every_environment(
             assert row.activation == "Lambda: sized from its first message"
         elif fleet.min_size == 0:
             assert row.activation == (
-                f"Lambda at >= {fleet.activation_backlog} message(s): desired 0 -> "
+                f"Lambda at >= {fleet.tracking.activation_backlog} message(s): desired 0 -> "
                 f"ceil(backlog / {float(fleet.target_messages_per_instance)}), then target tracking"
             )
         else:

@@ -51,9 +51,10 @@ def test_publishes_queue_depth_with_the_seed_schema(
         assert [(p["Maximum"], p["SampleCount"], p["Unit"]) for p in points] == [
             (value, 1.0, "Count")
         ], worker_type
-    # AND BacklogPerInstance = depth / max(desired, 1): AI and Messaging were at 0 instances
+    # AND BacklogPerInstance = tracked backlog / max(desired, 1), both fleets at 0: AI's
+    # QueueDepth; Messaging's 9 visible plus its 1 in flight (track_in_flight by default)
     assert aws.statistic("BacklogPerInstance", WorkerType.AI, when)[0]["Maximum"] == 12.0
-    assert aws.statistic("BacklogPerInstance", WorkerType.MESSAGING, when)[0]["Maximum"] == 9.0
+    assert aws.statistic("BacklogPerInstance", WorkerType.MESSAGING, when)[0]["Maximum"] == 10.0
     # AND nothing failed, so no PublisherErrors series exists
     errors = aws.cloudwatch.list_metrics(Namespace="Academy/Workers", MetricName="PublisherErrors")
     assert errors["Metrics"] == []

@@ -81,9 +81,9 @@ def test_in_flight_joins_the_tracked_backlog_only_where_asked_and_not_yet_counte
     messaging = COUNTING_RULES[WorkerType.MESSAGING]
     ai = COUNTING_RULES[WorkerType.AI]
     # GIVEN Messaging's QueueDepth (visible only, the seed's) of 3 and 2 in flight
-    # THEN the tracked backlog is 3 by default and 5 with track_in_flight
-    assert tracked_backlog(3, counts, messaging, Tracking()) == 3
-    assert tracked_backlog(3, counts, messaging, Tracking(track_in_flight=True)) == 5
+    # THEN the tracked backlog is 5 by default (track_in_flight) and 3 without it
+    assert tracked_backlog(3, counts, messaging, Tracking()) == 5
+    assert tracked_backlog(3, counts, messaging, Tracking(track_in_flight=False)) == 3
     # AND AI's QueueDepth (5: visible + in flight already) is not counted twice
     assert tracked_backlog(5, counts, ai, Tracking(track_in_flight=True)) == 5
 

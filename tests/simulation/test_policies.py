@@ -19,11 +19,12 @@ AI, VIDEO, MESSAGING = WorkerType.AI, WorkerType.VIDEO, WorkerType.MESSAGING
 
 
 def test_current_runs_an_ai_burst_to_max_size_while_instances_boot() -> None:
-    # GIVEN prod: AI boots in 240 s, min 1, max 20, target 20; a 100-message burst
-    env = environment("prod")
+    # GIVEN prod as it was: AI boots in 240 s, min 1, max 20, target 20, BacklogPerInstance
+    # over in-service instances; a 100-message burst
+    env = environment("prod", "fleets.ai.min_size=1", "fleets.ai.backlog_divisor=in_service")
     needed = math.ceil(100 / env.fleet(AI).target_messages_per_instance)
 
-    # WHEN the deployed policy (BacklogPerInstance over in-service instances) meets it
+    # WHEN the deployed policy meets it
     ran = run(env, "current", "burst")
 
     # THEN target tracking keeps adding capacity already on its way: max, not 5
@@ -78,8 +79,9 @@ def test_current_video_follows_the_lambda_and_never_kills_an_encode() -> None:
 
 
 def test_seed_tracks_raw_queue_depth_and_runs_to_max_size() -> None:
-    # GIVEN steady AI traffic that keeps about 15 instances busy (45/min x 20 s)
-    env = environment("prod", "fleets.ai.workload.rate_per_minute=45")
+    # GIVEN steady AI traffic that keeps about 15 instances busy (45/min x 20 s), on a
+    # fleet kept at 1 or more (target tracking is not modelled to leave zero)
+    env = environment("prod", "fleets.ai.workload.rate_per_minute=45", "fleets.ai.min_size=1")
 
     # WHEN the seed's policy (target 20 on raw QueueDepth) runs it
     seed = run(env, "seed", "steady", days=4 / 24)

@@ -288,11 +288,11 @@ def test_synth_with_a_nan_target_is_one_line_and_exit_2(tmp_path: Path) -> None:
 
 
 def test_tracking_settings_reach_the_lambdas_tracking(tmp_path: Path) -> None:
-    # GIVEN AI at min 0 with its own divisor and threshold, Messaging at min 1 counting
+    # GIVEN AI at min 0 with its own divisor and threshold, Messaging at min 1 not counting
     # in-flight messages
     doc = _base()
     doc["fleets"]["ai"].update(backlog_divisor="in_service_and_pending", activation_backlog=5)
-    doc["fleets"]["messaging"].update(min_size=1, track_in_flight=True)
+    doc["fleets"]["messaging"].update(min_size=1, track_in_flight=False)
     # WHEN loaded
     settings = load_environment("bad", _write(tmp_path, doc))
     ai, messaging = settings.fleet(WorkerType.AI), settings.fleet(WorkerType.MESSAGING)
@@ -303,9 +303,19 @@ def test_tracking_settings_reach_the_lambdas_tracking(tmp_path: Path) -> None:
         divisor=BacklogDivisor.IN_SERVICE_AND_PENDING,
         activation_backlog=5,
     )
-    # AND Messaging (min 1) is never at zero: activation off, in flight tracked
+    # AND Messaging (min 1) is never at zero: activation off, in flight not tracked
     assert not messaging.activates_from_zero
-    assert (messaging.tracking.activation_backlog, messaging.tracking.track_in_flight) == (0, True)
+    assert (messaging.tracking.activation_backlog, messaging.tracking.track_in_flight) == (
+        0,
+        False,
+    )
+    # AND unset, a tracked fleet gets the defaults: desired, in flight counted, 1 message
+    defaults = load_environment("local").fleet(WorkerType.MESSAGING).tracking
+    assert (defaults.divisor, defaults.track_in_flight, defaults.activation_backlog) == (
+        BacklogDivisor.DESIRED,
+        True,
+        1,
+    )
 
 
 @pytest.mark.parametrize(
@@ -317,7 +327,7 @@ def test_tracking_settings_reach_the_lambdas_tracking(tmp_path: Path) -> None:
         ("messaging", "track_in_flight", "yes", "must be true or false"),
         ("video", "activation_backlog", 3, "only a target-tracked fleet (AI, Messaging)"),
         ("video", "backlog_divisor", "in_service", "only a target-tracked fleet"),
-        ("video", "track_in_flight", True, "only a target-tracked fleet"),
+        ("video", "track_in_flight", False, "only a target-tracked fleet"),
     ],
 )
 def test_bad_tracking_settings_are_named(

@@ -360,5 +360,8 @@ def test_activation_is_granted_on_exactly_the_fleets_it_starts(
             variables[contract.EnvVar.target_backlog_per_instance(fleet.worker_type)]
         ) == float(fleet.target_messages_per_instance)
         assert variables[contract.EnvVar.backlog_divisor(fleet.worker_type)] == (
-            fleet.backlog_divisor
+            fleet.tracking.divisor.value
+        )
+        assert variables[contract.EnvVar.track_in_flight(fleet.worker_type)] == (
+            "true" if fleet.tracking.track_in_flight else "false"
         )

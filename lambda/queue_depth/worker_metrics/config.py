@@ -66,8 +66,10 @@ def _metric_text(environ: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
-def _boolean(environ: Mapping[str, str], name: str) -> bool:
+def _boolean(environ: Mapping[str, str], name: str, default: bool = False) -> bool:
     value = environ.get(name, "").strip().lower()
+    if not value:
+        return default
     if value in _TRUE:
         return True
     if value in _FALSE:
@@ -124,7 +126,9 @@ def _tracking(environ: Mapping[str, str], worker_type: WorkerType) -> Tracking:
     return Tracking(
         target_backlog_per_instance=target,
         divisor=_divisor(environ, EnvVar.backlog_divisor(worker_type)),
-        track_in_flight=_boolean(environ, EnvVar.track_in_flight(worker_type)),
+        track_in_flight=_boolean(
+            environ, EnvVar.track_in_flight(worker_type), default.track_in_flight
+        ),
         activation_backlog=activation,
     )
 

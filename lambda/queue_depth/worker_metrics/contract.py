@@ -209,6 +209,11 @@ DEFAULT_BACKLOG_DIVISOR = BacklogDivisor.DESIRED
 DEFAULT_TARGET_BACKLOG_PER_INSTANCE = 20.0
 """The seed's ``$TargetMessagesPerInstance``: the target-tracking target value."""
 
+DEFAULT_TRACK_IN_FLIGHT = True
+"""The tracked backlog counts in-flight messages (KEDA's ``scaleOnInFlight``): a fleet
+is not scaled in, nor to zero, while its last messages are being processed
+(kedacore/keda#1663; README, "Sizing decisions")."""
+
 DEFAULT_ACTIVATION_BACKLOG = 1
 """Tracked backlog at which the Lambda starts a tracked fleet that is at zero (KEDA's
 ``activationQueueLength``, as a threshold reached rather than exceeded)."""
@@ -221,7 +226,7 @@ class Tracking:
     ``target_backlog_per_instance``: default 20; the target-tracking policy's
     target value (> 0, finite). Activation sizes to ``ceil(backlog / target)``.
     ``divisor``: default ``DEFAULT_BACKLOG_DIVISOR``.
-    ``track_in_flight``: default ``False``; add in-flight messages to the
+    ``track_in_flight``: default ``True``; add in-flight messages to the
     tracked backlog where ``QueueDepth`` does not count them (AI's already
     does), so a fleet is not scaled in while its last messages are processed.
     ``activation_backlog``: default 1; the tracked backlog at which the Lambda
@@ -233,7 +238,7 @@ class Tracking:
 
     target_backlog_per_instance: float = DEFAULT_TARGET_BACKLOG_PER_INSTANCE
     divisor: BacklogDivisor = DEFAULT_BACKLOG_DIVISOR
-    track_in_flight: bool = False
+    track_in_flight: bool = DEFAULT_TRACK_IN_FLIGHT
     activation_backlog: int = DEFAULT_ACTIVATION_BACKLOG
 
     def __post_init__(self) -> None:
