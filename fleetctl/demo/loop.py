@@ -205,6 +205,9 @@ def _invoke_handler(
     video = record.get("video") or {}
     if video.get("action") not in (None, "unchanged", "skipped"):
         notes.append(f"Video: Lambda {video['action']}: {video.get('reason', '')}")
+    # A tracked fleet the Lambda started from zero (the record lists only those).
+    for name, started in (record.get("activation") or {}).items():
+        notes.append(f"{name}: Lambda {started.get('reason', '')}")
     return record, notes
 
 
