@@ -61,8 +61,10 @@ def test_the_prod_graph_follows_the_stack(synthesized: Synthesized) -> None:
         ("academy-prod-ai-workers-backlog-per-instance", "academy-prod-ai-workers"),
         ("academy-prod-messaging-workers-backlog-per-instance", "academy-prod-messaging-workers"),
     }
+    # (and starts AI, at min_size 0, from zero: activation)
     assert labelled(graph, EdgeKind.SETS_DESIRED) == {
-        ("academy-prod-queue-depth", "academy-prod-video-workers")
+        ("academy-prod-queue-depth", "academy-prod-video-workers"),
+        ("academy-prod-queue-depth", "academy-prod-ai-workers"),
     }
     # each fleet's instances consume its own queues (through their instance role)
     assert labelled(graph, EdgeKind.CONSUMES) == {
