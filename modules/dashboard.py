@@ -198,12 +198,15 @@ class WorkersDashboard(Construct):
                     series_id="backlog",
                     visible=False,
                 ),
+                *in_flight,
+                # worker_metrics.video_capacity: the jobs running plus the jobs waiting.
                 MathSeries(
-                    f"CEIL(backlog / {per_instance:g})",
-                    f"backlog / {per_instance:g} per instance",
+                    f"CEIL(({in_flight_total}) / {settings.jobs_per_instance}"
+                    f" + backlog / {per_instance:g})",
+                    f"running / {settings.jobs_per_instance} + waiting / {per_instance:g}"
+                    " per instance",
                     "wanted",
                 ),
-                *in_flight,
                 MathSeries(
                     f"CEIL(({in_flight_total}) / {settings.jobs_per_instance})",
                     f"floor: jobs in flight / {settings.jobs_per_instance}",

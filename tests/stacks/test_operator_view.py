@@ -138,7 +138,11 @@ def test_each_fleet_row_follows_its_settings_and_its_policy(
         else:
             rule = widgets[f"{t}: the Lambda's rule (instances)"]
             per_instance = f"{fleet.target_messages_per_instance:g}"
-            assert f"CEIL(backlog / {per_instance})" in _expressions(rule)
+            # the jobs running plus the jobs waiting (worker_metrics.video_capacity)
+            assert (
+                f"CEIL((FILL(q0, 0)) / {fleet.jobs_per_instance} + backlog / {per_instance})"
+                in _expressions(rule)
+            )
         capacity = widgets[f"{t}: capacity (instances)"]
         assert _series(capacity) == [
             ["AWS/AutoScaling", metric, "AutoScalingGroupName", asg]
