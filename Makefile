@@ -26,11 +26,11 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
 LAMBDA_SOURCES := $(shell find lambda -type f -not -path '*/__pycache__/*' 2>/dev/null | sort)
-SYNTH_INPUTS := main.py cdktf.json $(shell find modules config -type f -not -path '*/__pycache__/*' 2>/dev/null | sort) \
+SYNTH_INPUTS := main.py cdktf.json .terraform.lock.hcl $(shell find modules config -type f -not -path '*/__pycache__/*' 2>/dev/null | sort) \
 	lambda/queue_depth/worker_metrics/contract.py $(LAMBDA_ZIP)
 
 .PHONY: help setup lambda synth validate plan deploy test lint demo bench report lock clean \
-	deploy-policy lock-scan diagram
+	deploy-policy lock-scan diagram providers-lock
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -120,6 +120,16 @@ plan: synth ## cdktf diff of ENV's stack (ENV=local|dev|prod)
 
 deploy: synth ## cdktf deploy of ENV's stack (ENV=local|dev|prod)
 	@cdktf deploy $(STACK) --skip-synth
+
+# Needs the registry (or PROVIDERS_LOCK_ARGS=-fs-mirror=DIR); README "Provider lock file".
+PLATFORMS ?= linux_amd64
+providers-lock: | setup ## Record hashicorp/aws checksums for PLATFORMS in .terraform.lock.hcl
+	@test -f cdktf.out/stacks/$(STACK)/cdk.tf.json || { echo "providers-lock: run make synth first"; exit 1; }
+	@cp .terraform.lock.hcl cdktf.out/stacks/$(STACK)/.terraform.lock.hcl
+	@terraform -chdir=cdktf.out/stacks/$(STACK) providers lock $(PROVIDERS_LOCK_ARGS) \
+		$(foreach platform,$(PLATFORMS),-platform=$(platform))
+	@cp cdktf.out/stacks/$(STACK)/.terraform.lock.hcl .terraform.lock.hcl
+	@echo "providers-lock: .terraform.lock.hcl updated; review and commit it"
 
 bench: setup lambda ## Run every bench/ script, write BENCHMARKS.md (BENCH_QUICK=1: no 20 M-row case)
 	@$(PY) bench/run_all.py

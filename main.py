@@ -3,6 +3,8 @@
 Environments are the files ``config/<env>.toml`` (``WORKER_CONFIG_DIR`` points
 elsewhere); ``WORKER_ENVS`` (comma-separated) limits synthesis to some of them.
 A bad setting stops here with one line naming the file, the setting and the value.
+Every stack folder gets a copy of the committed provider lock file
+(``modules.provider_lock``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ def main() -> int:
 
     from cdktf import App  # after validation: settings errors cost no jsii start-up
 
+    from modules import provider_lock
     from modules.bootstrap_stack import StateBootstrapStack
     from modules.worker_stack import WorkerAutoscalingStack
 
@@ -42,6 +45,12 @@ def main() -> int:
         if settings.backend.kind == "s3":
             StateBootstrapStack(app, settings=settings)
     app.synth()
+    try:
+        # Terraform verifies the provider against it; cdktf then runs no `providers lock`.
+        provider_lock.install(Path(app.outdir))
+    except provider_lock.ProviderLockError as err:
+        print(f"synth: {err}", file=sys.stderr)
+        return 2
     return 0
 
 

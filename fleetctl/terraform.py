@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modules.provider_lock import LOCK_FILE_NAME
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CACHE = PROJECT_ROOT / ".cache"
 
@@ -65,7 +67,8 @@ def _tail(text: str, lines: int = 15) -> str:
 
 
 def copy_stack(synthesized_stack: Path, workdir: Path) -> Path:
-    """Copy a synthesized stack (``cdk.tf.json`` + ``assets/``) into ``workdir``.
+    """Copy a synthesized stack (``cdk.tf.json``, ``.terraform.lock.hcl``, ``assets/``)
+    into ``workdir``.
 
     An existing ``workdir`` is replaced, except its ``.terraform`` folder (the
     installed providers; the backend is re-configured by ``init``). Returns
@@ -82,6 +85,10 @@ def copy_stack(synthesized_stack: Path, workdir: Path) -> Path:
         else:
             entry.unlink()
     shutil.copy2(synthesized_stack / "cdk.tf.json", workdir / "cdk.tf.json")
+    # The provider lock synth put there: init verifies the provider's checksums.
+    lock = synthesized_stack / LOCK_FILE_NAME
+    if lock.is_file():
+        shutil.copy2(lock, workdir / LOCK_FILE_NAME)
     assets = synthesized_stack / "assets"
     if assets.is_dir():
         shutil.copytree(assets, workdir / "assets")
