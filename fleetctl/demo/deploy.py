@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from fleetctl.demo.context import PROJECT_ROOT, DemoError, RunContext
 from fleetctl.demo.output import say
 from fleetctl.local_aws import LocalAws
 from fleetctl.stack_outputs import StackOutputs, StackOutputsError
-from fleetctl.terraform import Terraform, copy_stack
+from fleetctl.terraform import Run, Terraform, copy_stack
 
 LOCALLY_UNSUPPORTED: Mapping[str, str] = {
     "aws_s3_bucket_policy": (
@@ -65,24 +66,52 @@ def bootstrap_targets(terraform: Terraform) -> tuple[list[str], list[str]]:
     return targets, skipped
 
 
+def terraform_env(aws: LocalAws) -> dict[str, str]:
+    """What Terraform needs to reach ``aws``: its endpoint, dummy credentials and region,
+    plus the S3 endpoint for the backend."""
+    return {**aws.env(), "AWS_ENDPOINT_URL_S3": aws.endpoint}
+
+
+@dataclass(frozen=True)
+class BootstrappedState:
+    """The applied state bootstrap stack: its Terraform, what was applied and skipped."""
+
+    terraform: Terraform
+    targets: list[str]
+    skipped: list[str]
+    applied: Run
+
+
+def bootstrap_state_bucket(
+    env: Mapping[str, str], bootstrap_src: Path, workdir: Path
+) -> BootstrappedState:
+    """Apply the state bootstrap stack (a copy of ``bootstrap_src`` in ``workdir``) to the
+    local AWS, without the ``LOCALLY_UNSUPPORTED`` resources; its state stays local.
+
+    ``env``: ``terraform_env(aws)``. Raises ``TerraformError`` if init or apply fails.
+    """
+    bootstrap = Terraform(copy_stack(bootstrap_src, workdir), env)
+    bootstrap.init()
+    targets, skipped = bootstrap_targets(bootstrap)
+    applied = bootstrap.apply(targets=targets)
+    return BootstrappedState(bootstrap, targets, skipped, applied)
+
+
 def deploy(
     context: RunContext, aws: LocalAws, workers_src: Path, bootstrap_src: Path
 ) -> tuple[Terraform, Terraform]:
     """Steps 3 and 4 (Terraform): bootstrap the state bucket, init on S3, apply."""
     settings = context.settings
     stacks = context.run_dir / "stacks"
-    env = {**aws.env(), "AWS_ENDPOINT_URL_S3": aws.endpoint}
-    bootstrap = Terraform(copy_stack(bootstrap_src, stacks / settings.bootstrap_stack_name), env)
+    env = terraform_env(aws)
+    state = bootstrap_state_bucket(env, bootstrap_src, stacks / settings.bootstrap_stack_name)
+    bootstrap = state.terraform
     workers = Terraform(copy_stack(workers_src, stacks / settings.stack_name), env)
-
-    bootstrap.init()
-    targets, skipped = bootstrap_targets(bootstrap)
-    for resource_type in skipped:
+    for resource_type in state.skipped:
         say(f"  not applied locally: {resource_type}: {LOCALLY_UNSUPPORTED[resource_type]}")
-    applied = bootstrap.apply(targets=targets)
     say(
-        f"  state bucket {settings.backend.bucket}: {len(targets)} resources "
-        f"in {applied.seconds:.1f} s (local backend: {bootstrap.workdir})"
+        f"  state bucket {settings.backend.bucket}: {len(state.targets)} resources "
+        f"in {state.applied.seconds:.1f} s (local backend: {bootstrap.workdir})"
     )
     init = workers.init()
     say(
