@@ -9,6 +9,7 @@ ENV ?= local
 STACK ?= workers-$(ENV)
 VENV := .venv
 SCAN_VENV := .venv-scan
+AWSCLI_VENV := .venv-awscli
 PY := $(CURDIR)/$(VENV)/bin/python
 CACHE := $(CURDIR)/.cache
 LAMBDA_ZIP := dist/queue_depth_lambda.zip
@@ -30,13 +31,13 @@ SYNTH_INPUTS := main.py cdktf.json .terraform.lock.hcl $(shell find modules conf
 	lambda/queue_depth/worker_metrics/contract.py $(LAMBDA_ZIP)
 
 .PHONY: help setup lambda synth validate plan deploy test lint demo bench report lock clean \
-	deploy-policy lock-scan diagram providers-lock
+	deploy-policy lock-scan diagram providers-lock lock-awscli
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 # ---------------------------------------------------------------- setup
-setup: $(VENV)/.stamp node_modules/.stamp $(CACHE)/terraformrc $(CACHE)/lambda-wheels/.stamp ## Install the pinned toolchain into .venv and node_modules (idempotent)
+setup: $(VENV)/.stamp node_modules/.stamp $(CACHE)/terraformrc $(CACHE)/lambda-wheels/.stamp $(AWSCLI_VENV)/.stamp ## Install the pinned toolchain into .venv and node_modules (idempotent)
 
 $(CACHE)/tools-ok:
 	@scripts/toolchain.sh check
@@ -70,6 +71,20 @@ $(SCAN_VENV)/.stamp: requirements-scan.lock | $(CACHE)/tools-ok
 	@test -x $(SCAN_VENV)/bin/python || python3 -m venv $(SCAN_VENV)
 	@$(SCAN_VENV)/bin/pip install -qq --disable-pip-version-check --no-deps -r requirements-scan.lock
 	@touch $@
+
+# The AWS CLI (v1, from PyPI) in its own venv: awscli brings its own botocore, never .venv's.
+# The e2e test runs the seed's verification commands with it, verbatim.
+$(AWSCLI_VENV)/.stamp: requirements-awscli.lock | $(CACHE)/tools-ok
+	@echo "setup: installing the AWS CLI into $(AWSCLI_VENV)"
+	@test -x $(AWSCLI_VENV)/bin/python || python3 -m venv $(AWSCLI_VENV)
+	@$(AWSCLI_VENV)/bin/pip install -qq --disable-pip-version-check --no-deps -r requirements-awscli.lock
+	@touch $@
+
+lock-awscli: ## Re-resolve the AWS CLI into requirements-awscli.lock
+	@rm -rf $(CACHE)/lock-awscli-venv && python3 -m venv $(CACHE)/lock-awscli-venv
+	@$(CACHE)/lock-awscli-venv/bin/pip install -qq awscli
+	@{ sed -n '/^#/p' requirements-awscli.lock; $(CACHE)/lock-awscli-venv/bin/pip freeze; } > requirements-awscli.lock.new
+	@mv requirements-awscli.lock.new requirements-awscli.lock
 
 lock-scan: ## Re-resolve the scanners into requirements-scan.lock
 	@rm -rf $(CACHE)/lock-scan-venv && python3 -m venv $(CACHE)/lock-scan-venv
