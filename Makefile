@@ -31,7 +31,7 @@ SYNTH_INPUTS := main.py cdktf.json .terraform.lock.hcl $(shell find modules conf
 	lambda/queue_depth/worker_metrics/contract.py $(LAMBDA_ZIP)
 
 .PHONY: help setup lambda synth validate plan deploy test lint demo bench report lock clean \
-	deploy-policy lock-scan diagram providers-lock lock-awscli
+	deploy-policy lock-scan diagram providers-lock lock-awscli plan-file
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -136,6 +136,10 @@ plan: synth ## cdktf diff of ENV's stack (ENV=local|dev|prod)
 deploy: synth ## cdktf deploy of ENV's stack (ENV=local|dev|prod)
 	@cdktf deploy $(STACK) --skip-synth
 
+# What a PR check keeps: a real saved plan, its JSON and a Markdown summary (out/plan-ENV.*).
+plan-file: synth ## terraform plan -out of ENV's stack: out/plan-ENV.tfplan, .json, .txt, .md (summary)
+	@$(PY) scripts/plan_file.py --stack-dir cdktf.out/stacks/$(STACK) --out out/plan-$(ENV)
+
 # Needs the registry (or PROVIDERS_LOCK_ARGS=-fs-mirror=DIR); README "Provider lock file".
 PLATFORMS ?= linux_amd64
 providers-lock: | setup ## Record hashicorp/aws checksums for PLATFORMS in .terraform.lock.hcl
@@ -157,7 +161,8 @@ test: setup lambda ## Run the test suite
 lint: setup $(SCAN_VENV)/.stamp synth ## ruff, mypy, actionlint (workflows), checkov (every synthesized stack), deploy policy
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
-	@$(VENV)/bin/mypy modules lambda/queue_depth fleetctl main.py scripts/checkov_scan.py scripts/deploy_policy.py
+	@$(VENV)/bin/mypy modules lambda/queue_depth fleetctl main.py scripts/checkov_scan.py scripts/deploy_policy.py \
+		scripts/plan_file.py
 	@$(SCAN_VENV)/bin/actionlint -no-color .github/workflows/*.yml && echo "actionlint: .github/workflows OK"
 	@$(PY) scripts/checkov_scan.py --checkov $(SCAN_VENV)/bin/checkov --stacks cdktf.out/stacks
 	@$(PY) scripts/deploy_policy.py --check --env prod --synth-dir cdktf.out

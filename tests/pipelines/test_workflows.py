@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
+from scripts import plan_file
+
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 OIDC_ACTION = "aws-actions/configure-aws-credentials"
@@ -133,7 +135,7 @@ def test_pr_check_runs_lint_test_synth_plan_and_report() -> None:
         "make lint",
         "make test",
         "make synth",
-        "make plan ENV=prod",
+        "make plan-file ENV=prod",
         "make report ENV=prod",
     ):
         assert call in runs, call
@@ -141,6 +143,35 @@ def test_pr_check_runs_lint_test_synth_plan_and_report() -> None:
     cached = " ".join(str(step.get("with", {}).get("path", "")) for _, _, step in _steps(doc))
     for folder in (".cache/pip", ".cache/npm", ".cache/jsii"):
         assert folder in cached, folder
+
+
+def test_pr_check_saves_the_plan_file_its_json_and_a_summary_of_the_changes() -> None:
+    # GIVEN the PR check's plan job and the Makefile target its plan step runs
+    doc = _load(ROOT / ".github" / "workflows" / "pr-check.yml")
+    steps = doc["jobs"]["plan"]["steps"]
+    plan_steps = [s for s in steps if s.get("run", "").startswith("make plan-file ENV=prod")]
+    assert len(plan_steps) == 1
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = re.search(r"^plan-file:.*\n((?:\t.*\n)+)", makefile, re.MULTILINE)
+    assert recipe, "Makefile: no plan-file target"
+    # THEN the target writes the saved plan under out/plan-<env> with scripts/plan_file.py,
+    # which runs `terraform plan -out` and `terraform show -json` on it
+    assert "scripts/plan_file.py --stack-dir cdktf.out/stacks/$(STACK) --out out/plan-$(ENV)" in (
+        recipe.group(1)
+    )
+    script = (ROOT / "scripts" / "plan_file.py").read_text()
+    assert '"plan", "-input=false", "-no-color", f"-out={files.plan}"' in script
+    assert '"show", "-json", str(files.plan)' in script
+    files = plan_file.PlanFiles.at(Path("out/plan-prod"))
+    # AND the step puts the summary of the changes into the job summary
+    assert f'cat {files.summary} >> "$GITHUB_STEP_SUMMARY"' in plan_steps[0]["run"]
+    # AND, after it, the plan file and its JSON are uploaded as an artifact, even on failure
+    index = steps.index(plan_steps[0])
+    uploads = [s for s in steps[index:] if "upload-artifact" in s.get("uses", "")]
+    assert len(uploads) == 1 and uploads[0].get("if") == "always()"
+    uploaded = uploads[0]["with"]["path"].split()
+    for path in (files.plan, files.json, files.summary):
+        assert str(path) in uploaded, path
 
 
 def test_deploy_is_approved_serialized_and_uses_the_planned_configuration() -> None:
