@@ -31,7 +31,7 @@ SYNTH_INPUTS := main.py cdktf.json .terraform.lock.hcl $(shell find modules conf
 	lambda/queue_depth/worker_metrics/contract.py $(LAMBDA_ZIP)
 
 .PHONY: help setup lambda synth validate plan deploy test lint demo bench report lock clean \
-	deploy-policy lock-scan diagram providers-lock lock-awscli plan-file
+	deploy-policy lock-scan diagram providers-lock lock-awscli plan-file hcl
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -140,6 +140,11 @@ deploy: synth ## cdktf deploy of ENV's stack (ENV=local|dev|prod)
 plan-file: synth ## terraform plan -out of ENV's stack: out/plan-ENV.tfplan, .json, .txt, .md (summary)
 	@$(PY) scripts/plan_file.py --stack-dir cdktf.out/stacks/$(STACK) --out out/plan-$(ENV)
 
+# Plain Terraform for leaving cdktf (README "Leaving cdktf"); its own synth dir, cleaned
+# first, so no stale cdk.tf.json sits beside cdk.tf (NOTES §1).
+hcl: synth ## Plain Terraform HCL of ENV's stacks into out/hcl/<stack>/ (with the Lambda zip)
+	@$(PY) scripts/export_hcl.py --env $(ENV) --synth-dir $(CACHE)/hcl-synth --json-dir cdktf.out --out out/hcl
+
 # Needs the registry (or PROVIDERS_LOCK_ARGS=-fs-mirror=DIR); README "Provider lock file".
 PLATFORMS ?= linux_amd64
 providers-lock: | setup ## Record hashicorp/aws checksums for PLATFORMS in .terraform.lock.hcl
@@ -162,7 +167,7 @@ lint: setup $(SCAN_VENV)/.stamp synth ## ruff, mypy, actionlint (workflows), che
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/mypy modules lambda/queue_depth fleetctl main.py scripts/checkov_scan.py scripts/deploy_policy.py \
-		scripts/plan_file.py
+		scripts/plan_file.py scripts/export_hcl.py
 	@$(SCAN_VENV)/bin/actionlint -no-color .github/workflows/*.yml && echo "actionlint: .github/workflows OK"
 	@$(PY) scripts/checkov_scan.py --checkov $(SCAN_VENV)/bin/checkov --stacks cdktf.out/stacks
 	@$(PY) scripts/deploy_policy.py --check --env prod --synth-dir cdktf.out
