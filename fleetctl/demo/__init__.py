@@ -19,10 +19,6 @@ from modules.settings import CONFIG_DIR, load_environment
 DEFAULT_TICKS = 28
 """Enough for AlarmLow's 15 datapoints plus one-a-minute scale-in after the burst."""
 
-DEFAULT_CLOCK_OFFSET_MINUTES = 120
-"""The simulated clock starts this far in the past: CloudWatch rejects datapoints
-more than 2 hours in the future, and a tick is one simulated minute."""
-
 HELP = "deploy the stack to a local emulated AWS, scale out and in, tear down"
 DESCRIPTION = (__doc__ or HELP).split("\n\n")[0]
 EPILOG = """\
@@ -49,12 +45,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="leave the stack and the local AWS running, and print how to reach them",
     )
-    parser.add_argument(
-        "--clock-offset-minutes",
-        type=int,
-        default=DEFAULT_CLOCK_OFFSET_MINUTES,
-        help=f"start of the simulated clock, minutes ago (default {DEFAULT_CLOCK_OFFSET_MINUTES})",
-    )
     parser.add_argument("--synth-dir", type=Path, default=PROJECT_ROOT / "cdktf.out")
     parser.add_argument(
         "--zip", type=Path, default=PROJECT_ROOT / "dist" / "queue_depth_lambda.zip"
@@ -74,13 +64,6 @@ def run(args: argparse.Namespace) -> int:
     if not 1 <= args.ticks <= 240:
         print(f"demo: --ticks {args.ticks}: must be 1..240", file=sys.stderr)
         return 2
-    if not args.ticks + 1 <= args.clock_offset_minutes <= 14 * 24 * 60:
-        print(
-            f"demo: --clock-offset-minutes {args.clock_offset_minutes}: must be between "
-            f"--ticks + 1 ({args.ticks + 1}) and two weeks (CloudWatch's accepted window)",
-            file=sys.stderr,
-        )
-        return 2
     if settings.backend.kind != "s3":
         print(f"demo: {settings.name} has no s3 backend to bootstrap", file=sys.stderr)
         return 2
@@ -93,7 +76,6 @@ def run(args: argparse.Namespace) -> int:
         synth_dir=args.synth_dir,
         zip_path=args.zip,
         ticks=args.ticks,
-        clock_offset_minutes=args.clock_offset_minutes,
         keep=args.keep,
     )
     say(

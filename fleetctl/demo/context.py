@@ -51,7 +51,6 @@ class RunContext:
     synth_dir: Path
     zip_path: Path
     ticks: int
-    clock_offset_minutes: int
     keep: bool
     scenario: Scenario = field(default_factory=Scenario)
     progress: Progress = field(default_factory=Progress)

@@ -51,8 +51,9 @@ class LoopState:
     """What the ticks share, built once by ``set_up_loop``.
 
     ``asg_names``: each fleet's ASG. ``models``: one per target-tracked fleet.
-    ``clock_start``: the simulated minute before tick 1. ``last_kind``: the kind of
-    each model's last decision (a note is printed when it changes).
+    ``clock_start``: the simulated minute before tick 1 (``clock_start_for``).
+    ``last_kind``: the kind of each model's last decision (a note is printed when it
+    changes).
     """
 
     context: RunContext
@@ -92,6 +93,22 @@ def run_loop(
 # --------------------------------------------------------------------------- set-up
 
 
+def clock_start_for(now: datetime, ticks: int) -> datetime:
+    """The simulated minute before tick 1, chosen so that the last tick is ``now``'s minute.
+
+    Tick ``k`` (1..``ticks``) is ``clock_start + k`` minutes: one scheduled event per
+    simulated minute, and the simulated minutes end at the present. The ticks run
+    faster than real minutes, so every tick is in the past when its datapoints are
+    published: CloudWatch takes them (it accepts up to two weeks back; ``--ticks`` is
+    at most 240), and the seed's ``get-metric-statistics --start-time "30 minutes
+    ago" --end-time now`` finds them right after the demo. (Starting at the present
+    instead would put the later ticks in the future, which CloudWatch accepts up to
+    2 h ahead but a query ending now never shows.)
+    """
+    floored = now.astimezone(UTC).replace(second=0, microsecond=0)
+    return floored - timedelta(minutes=ticks)
+
+
 def set_up_loop(context: RunContext, aws: LocalAws, clients: Mapping[str, Any]) -> LoopState:
     """The models from the deployed policies, the burst in the queues, the handler's
     environment and the simulated clock; prints each."""
@@ -110,13 +127,15 @@ def set_up_loop(context: RunContext, aws: LocalAws, clients: Mapping[str, Any]) 
     traces = _enqueue_burst(simulator, context.scenario)
     environment = handler_environment(clients["lambda"], outputs.function_name, aws)
     log_path = context.run_dir / "lambda.log"
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
-    clock_start = now - timedelta(minutes=context.clock_offset_minutes)
+    clock_start = clock_start_for(datetime.now(UTC), context.ticks)
     say(
         f"  handler: lambda_function.lambda_handler from {context.zip_path.name}, "
         f"{len(environment)} variables from GetFunctionConfiguration + local AWS; log {log_path}"
     )
-    say(f"  simulated clock: 1 tick = 1 minute from {clock_start:%H:%M}Z\n")
+    say(
+        f"  simulated clock: 1 tick = 1 minute, {clock_start + timedelta(minutes=1):%H:%M}Z "
+        f"to {clock_start + timedelta(minutes=context.ticks):%H:%M}Z (now)\n"
+    )
     return LoopState(
         context=context,
         outputs=outputs,

@@ -21,9 +21,10 @@ command line (``fleetctl demo``) is the package's ``__init__``.
 
 moto is a control plane only (NOTES §2): schedules never fire, Lambda code does
 not run and target tracking is never evaluated. Steps 5's three stand-ins are the
-only simulated parts; the clock is simulated too (one tick = one minute, starting
-``--clock-offset-minutes`` in the past so that CloudWatch accepts the timestamps),
-and it lives only in ``loop.py``: the handler gets it as a scheduled event's ``time``.
+only simulated parts; the clock is simulated too (one tick = one minute, the last
+tick at the present, so the seed's "last 30 minutes" commands find the data after
+``--keep``), and it lives only in ``loop.py``: the handler gets it as a scheduled
+event's ``time``.
 
 Output: a live table on stdout, and ``out/demo-<env>.txt`` (the summary) plus
 ``out/report-<env>.md`` (``fleetctl report``).
