@@ -16,6 +16,9 @@
    * each checkov suppression of the stack (``modules.checkov.suppress``, kept in
      the Terraform JSON's ``"//"`` blocks, which HCL has no place for) as
      checkov's own inline comment, ``#checkov:skip=<id>:<reason>``;
+   * each string whose text holds a quote or a backslash outside its interpolations (the
+     dashboard's JSON body) quoted again from the Terraform JSON: cdktf 0.21's HCL
+     output writes such a string without escaping it, which is not valid HCL;
    and, beside it, ``assets/`` (the Lambda zip, at the path the state records as
    the function's ``filename``) and the provider lock file ``.terraform.lock.hcl``.
 
@@ -49,6 +52,11 @@ _INTERPOLATION_ONLY = re.compile(rf'"\$\{{({_REFERENCE})\}}"')
 _QUOTED_LIST_ITEM = re.compile(rf'^(\s*)"({_REFERENCE}|[A-Za-z_][\w-]*)",$')
 _LIST_START = re.compile(r"^\s*(depends_on|ignore_changes)\s*=\s*\[\s*$")
 _BLOCK_START = re.compile(r'^(resource|data)\s+"([^"]+)"\s+"([^"]+)"\s*\{\s*$')
+_ATTRIBUTE = re.compile(r"^  ([A-Za-z_][\w-]*)\s*=")
+_HCL_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+BlockKey = tuple[str, str]
+"""``("resource" | "data", "type.name")``."""
 
 
 class ExportError(RuntimeError):
@@ -83,7 +91,65 @@ def synth_hcl(env: str, synth_dir: Path, cdktf: str = "cdktf") -> None:
         )
 
 
-def checkov_skips(stack_json: Mapping[str, Any]) -> dict[tuple[str, str], list[tuple[str, str]]]:
+def _template_end(template: str, start: int) -> int:
+    """Index just past the ``}`` closing the ``${`` or ``%{`` at ``start``."""
+    depth, index = 0, start + 1
+    while index < len(template):
+        depth += {"{": 1, "}": -1}.get(template[index], 0)
+        index += 1
+        if depth == 0:
+            return index
+    raise ExportError(f"unbalanced interpolation in a string: {template[start : start + 60]!r}")
+
+
+def literal_text(template: str) -> str:
+    """A Terraform string template without its ``${...}``/``%{...}`` sequences."""
+    kept, index = [], 0
+    while index < len(template):
+        if template.startswith(("$${", "%%{"), index):
+            kept.append(template[index : index + 3])
+            index += 3
+        elif template.startswith(("${", "%{"), index):
+            index = _template_end(template, index)
+        else:
+            kept.append(template[index])
+            index += 1
+    return "".join(kept)
+
+
+def hcl_string(template: str) -> str:
+    """``template`` (a Terraform JSON string: a template) as an HCL quoted template with
+    the same value: quotes, backslashes and control characters escaped outside the
+    interpolations, which are copied as they are."""
+    out, index = ['"'], 0
+    while index < len(template):
+        if template.startswith(("$${", "%%{"), index):
+            out.append(template[index : index + 3])
+            index += 3
+        elif template.startswith(("${", "%{"), index):
+            end = _template_end(template, index)
+            out.append(template[index:end])
+            index = end
+        else:
+            out.append(_HCL_ESCAPES.get(template[index], template[index]))
+            index += 1
+    out.append('"')
+    return "".join(out)
+
+
+def strings_to_requote(stack_json: Mapping[str, Any]) -> dict[BlockKey, dict[str, str]]:
+    """Top-level string attributes whose literal text needs escaping in HCL (see above)."""
+    found: dict[BlockKey, dict[str, str]] = {}
+    for kind in ("resource", "data"):
+        for resource_type, blocks in (stack_json.get(kind) or {}).items():
+            for name, block in blocks.items():
+                for attribute, value in (block or {}).items():
+                    if isinstance(value, str) and set(literal_text(value)) & set(_HCL_ESCAPES):
+                        found.setdefault((kind, f"{resource_type}.{name}"), {})[attribute] = value
+    return found
+
+
+def checkov_skips(stack_json: Mapping[str, Any]) -> dict[BlockKey, list[tuple[str, str]]]:
     """``{(block kind, "type.name"): [(check id, reason)]}`` from the ``"//"`` blocks."""
     skips: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for kind in ("resource", "data"):
@@ -99,11 +165,27 @@ def checkov_skips(stack_json: Mapping[str, Any]) -> dict[tuple[str, str], list[t
     return skips
 
 
-def rewrite(hcl: str, skips: Mapping[tuple[str, str], list[tuple[str, str]]]) -> str:
+def rewrite(
+    hcl: str,
+    skips: Mapping[BlockKey, list[tuple[str, str]]],
+    strings: Mapping[BlockKey, Mapping[str, str]] | None = None,
+) -> str:
     """``cdk.tf`` as a person would write it (see the module docstring); the configuration
-    Terraform reads is the same. Raises ``ExportError`` if a skip's block is missing."""
-    lines, in_list, placed = [], False, set()
+    Terraform reads is the same. ``strings``: ``strings_to_requote`` of the stack's JSON.
+    Raises ``ExportError`` if a block or attribute to change is not in the HCL."""
+    strings = strings or {}
+    lines, in_list, placed, requoted = [], False, set(), set()
+    block_key: BlockKey | None = None
     for line in hcl.splitlines():
+        attribute = _ATTRIBUTE.match(line)
+        to_requote = strings.get(block_key, {}) if block_key else {}
+        if attribute and attribute.group(1) in to_requote:
+            name = attribute.group(1)
+            lines.append(f"  {name} = {hcl_string(to_requote[name])}")
+            requoted.add((block_key, name))
+            continue
+        if line == "}":
+            block_key = None
         if in_list:
             if line.strip() == "]":
                 in_list = False
@@ -115,13 +197,19 @@ def rewrite(hcl: str, skips: Mapping[tuple[str, str], list[tuple[str, str]]]) ->
         lines.append(line)
         block = _BLOCK_START.match(line)
         if block:
-            key = (block.group(1), f"{block.group(2)}.{block.group(3)}")
-            for check_id, reason in skips.get(key, []):
+            block_key = (block.group(1), f"{block.group(2)}.{block.group(3)}")
+            for check_id, reason in skips.get(block_key, []):
                 lines.append(f"  #checkov:skip={check_id}:{reason}")
-                placed.add(key)
+                placed.add(block_key)
     missing = sorted(address for _, address in set(skips) - placed)
+    missing += sorted(
+        f"{key[1]}.{name}"
+        for key, names in strings.items()
+        for name in names
+        if (key, name) not in requoted
+    )
     if missing:
-        raise ExportError(f"checkov skips for blocks not found in the HCL: {', '.join(missing)}")
+        raise ExportError(f"not found in the HCL to rewrite: {', '.join(missing)}")
     return "\n".join(lines) + "\n"
 
 
@@ -137,24 +225,24 @@ def terraform_fmt(path: Path) -> None:
         raise ExportError(f"`terraform fmt {path}` failed:\n{_tail(done.stderr or done.stdout)}")
 
 
-def export_stack(hcl_stack: Path, json_stack: Path | None, out: Path) -> Path:
+def export_stack(hcl_stack: Path, json_stack: Path, out: Path) -> Path:
     """Write ``out`` (emptied first) from one stack of the HCL synth; return ``out/main.tf``.
 
     ``json_stack``: the same stack synthesized as JSON (``cdktf.out``), for its
-    checkov skips; ``None`` exports without them.
+    checkov skips and the strings to quote again.
     """
     source = hcl_stack / "cdk.tf"
     if not source.is_file():
         raise ExportError(f"{source} is missing: the HCL synth wrote no such stack")
     if (hcl_stack / "cdk.tf.json").exists():
         raise ExportError(f"{hcl_stack} holds cdk.tf.json beside cdk.tf (stale synth output)")
-    skips = {}
-    if json_stack is not None:
-        skips = checkov_skips(json.loads((json_stack / "cdk.tf.json").read_text()))
+    stack_json = json.loads((json_stack / "cdk.tf.json").read_text())
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     main = out / MAIN_FILE
-    main.write_text(rewrite(source.read_text(), skips))
+    main.write_text(
+        rewrite(source.read_text(), checkov_skips(stack_json), strings_to_requote(stack_json))
+    )
     terraform_fmt(main)
     if (hcl_stack / "assets").is_dir():
         shutil.copytree(hcl_stack / "assets", out / "assets")
@@ -168,13 +256,13 @@ def export_environment(
     synth_dir: Path,
     out_dir: Path,
     *,
-    json_dir: Path | None = None,
+    json_dir: Path,
     cdktf: str = "cdktf",
     config_dir: Path = CONFIG_DIR,
 ) -> list[Path]:
     """Synthesize ``env`` as HCL and export its stacks under ``out_dir``; return the main.tf files.
 
-    ``json_dir``: a JSON synth (``cdktf.out``) to take the checkov skips from.
+    ``json_dir``: the JSON synth (``cdktf.out``) of the same configuration.
     Raises ``SettingsError`` for an unknown environment, ``ExportError`` otherwise.
     """
     settings = load_environment(env, config_dir)
@@ -184,8 +272,8 @@ def export_environment(
     synth_hcl(env, synth_dir, cdktf)
     written = []
     for stack in stacks:
-        json_stack = json_dir / "stacks" / stack if json_dir is not None else None
-        if json_stack is not None and not (json_stack / "cdk.tf.json").is_file():
+        json_stack = json_dir / "stacks" / stack
+        if not (json_stack / "cdk.tf.json").is_file():
             raise ExportError(f"{json_stack}/cdk.tf.json is missing: run make synth")
         written.append(export_stack(synth_dir / "stacks" / stack, json_stack, out_dir / stack))
     return written

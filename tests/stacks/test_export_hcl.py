@@ -74,3 +74,44 @@ def test_an_unknown_environment_is_one_line_and_exit_2(capsys: pytest.CaptureFix
     assert export_hcl.main(["--env", "nope"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "no such environment 'nope'" in err
+
+
+def test_a_string_with_quotes_is_quoted_again_with_the_same_value() -> None:
+    # GIVEN a JSON string template with quotes, a backslash sequence, a newline,
+    # an interpolation (with quotes of its own) and an escaped literal `$${`
+    value = '{"a": "${aws_x.y.arn}", "m": "line\\nnext"}\n${jsonencode({ "k" = 1 })} $${literal}'
+    # WHEN it is written as an HCL quoted template
+    quoted = export_hcl.hcl_string(value)
+    # THEN only the literal text is escaped; interpolations and `$${` stay as they are
+    assert quoted == (
+        '"{\\"a\\": \\"${aws_x.y.arn}\\", \\"m\\": \\"line\\\\nnext\\"}\\n'
+        '${jsonencode({ "k" = 1 })} $${literal}"'
+    )
+    assert export_hcl.literal_text(value) == '{"a": "", "m": "line\\nnext"}\n $${literal}'
+
+
+def test_cdktfs_unescaped_string_line_is_replaced_from_the_json() -> None:
+    # GIVEN cdktf's HCL with a body it did not escape, and the stack's JSON
+    stack_json = {
+        "resource": {
+            "aws_cloudwatch_dashboard": {
+                "d_1": {"dashboard_name": "n", "dashboard_body": '{"w": ["${aws_a.b.arn}"]}'}
+            }
+        }
+    }
+    hcl = (
+        'resource "aws_cloudwatch_dashboard" "d_1" {\n'
+        '  dashboard_body = "{"w": [" $ { aws_a.b.arn } "]}"\n'
+        '  dashboard_name = "n"\n'
+        "}\n"
+    )
+    body = '{"w": ["${aws_a.b.arn}"]}'
+    strings = export_hcl.strings_to_requote(stack_json)
+    assert strings == {("resource", "aws_cloudwatch_dashboard.d_1"): {"dashboard_body": body}}
+    # WHEN it is rewritten THEN that line carries the JSON's value, escaped
+    out = export_hcl.rewrite(hcl, {}, strings)
+    assert '  dashboard_body = "{\\"w\\": [\\"${aws_a.b.arn}\\"]}"\n' in out
+    assert '  dashboard_name = "n"\n' in out
+    # AND an attribute the HCL lacks is an error, not a silent skip
+    with pytest.raises(export_hcl.ExportError, match=r"aws_cloudwatch_dashboard\.d_1\.other"):
+        export_hcl.rewrite(hcl, {}, {("resource", "aws_cloudwatch_dashboard.d_1"): {"other": "x"}})
