@@ -14,6 +14,9 @@ PY := $(CURDIR)/$(VENV)/bin/python
 CACHE := $(CURDIR)/.cache
 LAMBDA_ZIP := dist/queue_depth_lambda.zip
 PYTEST_ARGS ?=
+# Two pytest workers (the machines have 2 cores); --dist loadfile keeps each file on one
+# worker, in order, so the e2e files that share one deployed stack run as written.
+PYTEST_WORKERS ?= 2
 
 # Toolchain environment, all project-local (NOTES §1).
 export CHECKPOINT_DISABLE := 1
@@ -160,7 +163,7 @@ bench: setup lambda ## Run every bench/ script, write BENCHMARKS.md (BENCH_QUICK
 
 # ---------------------------------------------------------------- checks
 test: setup lambda ## Run the test suite
-	@$(PY) -m pytest $(PYTEST_ARGS)
+	@$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The scanners (about 3 min cold) are only needed by lint: test and demo don't wait for them.
 lint: setup $(SCAN_VENV)/.stamp synth ## ruff, mypy, actionlint (workflows), checkov (every synthesized stack), deploy policy
