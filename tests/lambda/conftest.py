@@ -17,7 +17,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
+import lambda_function
 from worker_metrics.contract import EnvVar, WorkerType, lambda_environment
+from worker_metrics.sampling import SimulatedClock
 
 REGION = "ap-northeast-2"
 AMI = "ami-12c6146b"  # an image moto knows
@@ -145,6 +147,24 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     # moto loads ~thousands of default AMIs per region on first EC2 use (about a
     # second per test); ASG instances here need none of them.
     monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+
+
+def invoke(clock: SimulatedClock, when: datetime, context: Any = None) -> dict[str, Any]:
+    """The handler on the scheduled event of ``when``, started the way EventBridge
+    starts it: the simulated clock first moves to ``when`` (never backwards)."""
+    if clock.now() < when:
+        clock.set(when)
+    return dict(lambda_function.lambda_handler(scheduled_event(when), context))
+
+
+@pytest.fixture(autouse=True)
+def clock(monkeypatch: pytest.MonkeyPatch) -> SimulatedClock:
+    """The handler's sampling clock, simulated: it starts at this minute and moves
+    only when the loop sleeps, so no test waits and none depends on the second it
+    runs in. A test moves it on with ``clock.set`` or hooks ``clock.on_sleep``."""
+    simulated = SimulatedClock(this_minute())
+    monkeypatch.setattr(lambda_function, "clock", simulated)
+    return simulated
 
 
 @pytest.fixture

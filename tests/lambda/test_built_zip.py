@@ -33,9 +33,15 @@ RUN_FROM_ZIP = textwrap.dedent(
     from moto import mock_aws
 
     with mock_aws():
+        from datetime import datetime, timezone
+
         import lambda_function
         import worker_metrics.tick
         from worker_metrics.contract import WorkerType, lambda_environment
+        from worker_metrics.sampling import SimulatedClock
+
+        when = datetime(2025, 2, 21, 5, 0, tzinfo=timezone.utc)
+        lambda_function.clock = SimulatedClock(when)  # the minute's six samples, no waiting
 
         sqs = boto3.client("sqs")
         ec2 = boto3.client("ec2")
@@ -68,6 +74,7 @@ RUN_FROM_ZIP = textwrap.dedent(
         print(json.dumps({
             "handler_file": lambda_function.__file__,
             "core_file": worker_metrics.tick.__file__,
+            "slept": lambda_function.clock.slept,
             "record": record,
             "metrics": sorted(
                 m["MetricName"] + ":" + m["Dimensions"][0]["Value"] for m in metrics
@@ -115,6 +122,9 @@ def test_handler_runs_from_the_built_zip(tmp_path: Path) -> None:
         for metric in ("QueueDepth", "BacklogPerInstance")
         for worker_type in ("AI", "Video", "Messaging")
     )
-    assert outcome["record"]["queue_depth"] == {"AI": 0, "Video": 1, "Messaging": 0}
+    samples = outcome["record"]["samples"]
+    assert samples[0]["queue_depth"] == {"AI": 0, "Video": 1, "Messaging": 0}
     assert outcome["record"]["timestamp"] == "2025-02-21T05:00:00+00:00"
+    # AND it sampled every 10 s (the default) until the next minute
+    assert len(samples) == 6 and outcome["slept"] == [10.0] * 5
     assert outcome["video_desired"] == 1

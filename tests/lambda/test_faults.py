@@ -87,7 +87,8 @@ def test_missing_queue_skips_only_its_type_and_fails_the_invocation(
     # GIVEN backlog in every type, then the Messaging queue is deleted
     aws.send(WorkerType.AI, 2)
     aws.send(WorkerType.VIDEO, 1)
-    set_environment(monkeypatch, aws.environment())
+    # (one sample per invocation: the fault rules of a tick; test_sampling covers many)
+    set_environment(monkeypatch, aws.environment(sample_seconds=60))
     aws.sqs.delete_queue(QueueUrl=aws.queue_urls[WorkerType.MESSAGING][0])
     when = this_minute()
 
@@ -110,7 +111,8 @@ def test_missing_queue_skips_only_its_type_and_fails_the_invocation(
     errors = [json.loads(r.getMessage()) for r in caplog.records if r.levelno == logging.ERROR]
     assert [(e["worker_type"], e["stage"]) for e in errors] == [("Messaging", "read_queue")]
     assert "NonExistentQueue" in errors[0]["error_code"]
-    assert raised.value.result.queue_depth == {WorkerType.AI: 2, WorkerType.VIDEO: 1}
+    (sample,) = raised.value.result.samples
+    assert sample.queue_depth == {WorkerType.AI: 2, WorkerType.VIDEO: 1}
 
 
 def test_throttled_video_read_leaves_the_video_fleet_alone(aws: LocalAws) -> None:
@@ -192,7 +194,7 @@ def test_set_desired_capacity_failure_is_counted_and_fails_the_invocation(
 ) -> None:
     # GIVEN a Video backlog and an ASG that refuses SetDesiredCapacity
     aws.send(WorkerType.VIDEO, 3)
-    set_environment(monkeypatch, aws.environment())
+    set_environment(monkeypatch, aws.environment(sample_seconds=60))
     refusing = FailingCalls(aws.autoscaling, "set_desired_capacity", "ScalingActivityInProgress")
     # The handler builds its clients once per environment; swap in the refusing one.
     monkeypatch.setattr(lambda_function, "_cached", None)

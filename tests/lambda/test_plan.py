@@ -72,3 +72,31 @@ def test_a_video_scale_in_carries_its_marker_and_a_repeat_decides_from_it() -> N
     # THEN it does not step down a second time
     assert repeat.writes == ()
     assert repeat.video.decision is not None and repeat.video.decision.desired == 3
+
+
+def test_samples_of_one_tick_scale_in_one_step_even_after_a_scale_out_between() -> None:
+    # GIVEN a tick whose first sample scaled Video in from 5 to 4 (marker "<tick> 5")
+    marker = {VIDEO_SCALE_IN_MARKER_TAG: f"{TICK} 5"}
+    # WHEN a later sample of the same tick sees a burst of 8 and scales out to 8
+    burst = plan_tick(
+        CONFIG,
+        Observation(
+            {WorkerType.VIDEO: QueueCounts(8)},
+            {WorkerType.VIDEO: fleet(WorkerType.VIDEO, 4, 4, **marker)},
+        ),
+        TICK,
+    )
+    assert [w.decision.desired for w in burst.writes] == [8]
+    # AND a still later sample finds the burst taken (6 in flight, nothing visible)
+    drained = plan_tick(
+        CONFIG,
+        Observation(
+            {WorkerType.VIDEO: QueueCounts(0, in_flight=6)},
+            {WorkerType.VIDEO: fleet(WorkerType.VIDEO, 8, 8, **marker)},
+        ),
+        TICK,
+    )
+    # THEN it steps in by one from 8 (not to the stale marker's 5 - 1 = 4), marking 8
+    (write,) = drained.writes
+    assert (write.decision.action, write.decision.desired) == (Action.SCALE_IN, 7)
+    assert write.scale_in_marker == f"{TICK} 8"

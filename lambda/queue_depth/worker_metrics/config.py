@@ -17,9 +17,11 @@ from worker_metrics.contract import (
     DEFAULT_BACKLOG_PER_INSTANCE_METRIC_NAME,
     DEFAULT_METRIC_NAME,
     DEFAULT_NAMESPACE,
+    DEFAULT_SAMPLE_SECONDS,
     DEFAULT_VIDEO_JOBS_PER_INSTANCE,
     DEFAULT_VIDEO_MESSAGES_PER_INSTANCE,
     DEFAULT_VIDEO_SCALE_IN_STEP,
+    SAMPLE_SECONDS_CHOICES,
     TARGET_TRACKED_TYPES,
     BacklogDivisor,
     EnvVar,
@@ -133,6 +135,17 @@ def _tracking(environ: Mapping[str, str], worker_type: WorkerType) -> Tracking:
     )
 
 
+def _sample_seconds(environ: Mapping[str, str]) -> int:
+    name = EnvVar.SAMPLE_SECONDS
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return DEFAULT_SAMPLE_SECONDS
+    choices = ", ".join(str(c) for c in SAMPLE_SECONDS_CHOICES)
+    if not raw.isdigit() or int(raw) not in SAMPLE_SECONDS_CHOICES:
+        raise ConfigError(f"{name} = {raw!r}: must be one of {choices}")
+    return int(raw)
+
+
 @dataclass(frozen=True)
 class FleetConfig:
     """One worker type's sources.
@@ -230,6 +243,8 @@ class PublisherConfig:
     ``fleets``: one ``FleetConfig`` per worker type, all three required.
     ``video``: the Video control knobs.
     ``api_timeout_seconds``: default 5; botocore connect and read timeout.
+    ``sample_seconds``: default 10 (``SAMPLE_SECONDS``); one of 10, 30, 60:
+    the invocation samples every this many seconds until the next one.
     """
 
     namespace: str
@@ -238,6 +253,7 @@ class PublisherConfig:
     fleets: Mapping[WorkerType, FleetConfig]
     video: VideoControlConfig
     api_timeout_seconds: float = DEFAULT_API_TIMEOUT_SECONDS
+    sample_seconds: int = DEFAULT_SAMPLE_SECONDS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> PublisherConfig:
@@ -264,6 +280,7 @@ class PublisherConfig:
             api_timeout_seconds=_positive_number(
                 environ, EnvVar.API_TIMEOUT_SECONDS, DEFAULT_API_TIMEOUT_SECONDS
             ),
+            sample_seconds=_sample_seconds(environ),
         )
 
     @property

@@ -17,7 +17,7 @@ were read.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -87,13 +87,31 @@ class TickPlan:
     writes: tuple[CapacityWrite, ...] = ()
     activation: Mapping[WorkerType, Decision] = field(default_factory=dict)
 
-    def datums(self, config: PublisherConfig, timestamp: datetime) -> list[Datum]:
-        """The ``QueueDepth`` and ``BacklogPerInstance`` datums of this plan."""
+    def datums(
+        self,
+        config: PublisherConfig,
+        timestamp: datetime,
+        *,
+        queue_depth_types: Collection[WorkerType] | None = None,
+        storage_resolution: int | None = None,
+    ) -> list[Datum]:
+        """The ``QueueDepth`` and ``BacklogPerInstance`` datums of this plan.
+
+        ``queue_depth_types``: default every type; the types whose ``QueueDepth``
+        datum this sample carries (the seed's series has one datum per minute, so
+        an invocation publishes it at its first sample that read the type).
+        ``storage_resolution``: of the ``BacklogPerInstance`` datums; default
+        ``None`` (standard); 1 when sampled below 60 s. ``QueueDepth`` is always
+        standard resolution.
+        """
+        wanted = set(WorkerType) if queue_depth_types is None else set(queue_depth_types)
         datums = [
-            datum(config.metric_name, t, depth, timestamp) for t, depth in self.queue_depth.items()
+            datum(config.metric_name, t, depth, timestamp)
+            for t, depth in self.queue_depth.items()
+            if t in wanted
         ]
         datums += [
-            datum(config.backlog_per_instance_metric_name, t, value, timestamp)
+            datum(config.backlog_per_instance_metric_name, t, value, timestamp, storage_resolution)
             for t, value in self.backlog_per_instance.items()
         ]
         return datums
@@ -102,9 +120,11 @@ class TickPlan:
 def plan_tick(config: PublisherConfig, observation: Observation, tick_key: str) -> TickPlan:
     """Decide one tick from ``observation``.
 
-    ``tick_key``: the tick's identity (its timestamp in ISO 8601); a scale-in
-    marker on the Video ASG written by this same tick makes a repeated run
-    decide from where that tick started, so the scale-in step applies once.
+    ``tick_key``: the tick's identity (the invocation's scheduled minute in ISO
+    8601, the same for every sample of it); a scale-in marker on the Video ASG
+    written by this same tick makes a later sample, or a repeated run, decide
+    from where that tick's scale-in started, so the scale-in step applies once
+    per tick however often it samples.
     """
     queue_depth: dict[WorkerType, int] = {}
     for worker_type, counts in observation.counts.items():
@@ -153,10 +173,12 @@ def _plan_video(
         return VideoPlan(None, "Video ASG could not be read; fleet left as is"), None
     knobs = config.video
     bounds = CapacityBounds(fleet.min_size, fleet.max_size).narrowed(knobs.min_size, knobs.max_size)
-    # A repeat of a tick that already scaled in decides from where that tick
-    # started, so retries and overlapping runs apply the step once.
+    # A later sample, or a repeat, of a tick that already scaled in decides from
+    # where that scale-in started, so samples, retries and overlapping runs apply
+    # the step once per tick. max(): after a scale-out since that scale-in, the
+    # step counts from the larger capacity, never two steps below it at once.
     base = scale_in_marker(fleet.tags.get(VIDEO_SCALE_IN_MARKER_TAG, ""), tick_key)
-    start = fleet.desired_capacity if base is None else base
+    start = fleet.desired_capacity if base is None else max(base, fleet.desired_capacity)
     decision = decide_video_capacity(
         backlog=queue_depth[video],
         in_flight=observation.counts[video].in_flight,
@@ -194,5 +216,5 @@ def _rebased(decision: Decision, actual: int, start: int) -> Decision:
         action = Action.SCALE_IN
     else:
         action = Action.UNCHANGED
-    reason = f"{decision.reason} [repeat of this tick, which scaled in from {start}]"
+    reason = f"{decision.reason} [this tick already scaled in from {start}]"
     return Decision(decision.desired, actual, action, reason)

@@ -1,7 +1,8 @@
 """Building CloudWatch datums in the contract's schema and publishing them.
 
-All datums of a tick go out in one PutMetricData call, split only at the API's
-limit of 1000 datums per call (``chunk``).
+All datums of a sample go out in one PutMetricData call, split only at the API's
+limit of 1000 datums per call (``chunk``). A datum is standard resolution unless
+it is given ``storage_resolution = 1`` (the tracked series sampled below 60 s).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from worker_metrics.contract import (
     DIMENSION_NAME,
     ERROR_METRIC_NAME,
+    SAMPLES_SKIPPED_METRIC_NAME,
     STAGE_DIMENSION_NAME,
     UNIT,
     WorkerType,
@@ -40,12 +42,36 @@ def chunk(items: Sequence[T], size: int = MAX_DATUMS_PER_CALL) -> list[Sequence[
     return [items[start : start + size] for start in range(0, len(items), size)]
 
 
-def datum(metric_name: str, worker_type: WorkerType, value: float, timestamp: datetime) -> Datum:
-    """A ``QueueDepth`` or ``BacklogPerInstance`` datum: unit Count, dimension WorkerType."""
-    return {
+def datum(
+    metric_name: str,
+    worker_type: WorkerType,
+    value: float,
+    timestamp: datetime,
+    storage_resolution: int | None = None,
+) -> Datum:
+    """A ``QueueDepth`` or ``BacklogPerInstance`` datum: unit Count, dimension WorkerType.
+
+    ``storage_resolution``: default ``None``, the key left out (standard
+    resolution, the seed's datum exactly); 1 stores it at high resolution.
+    """
+    item: Datum = {
         "MetricName": metric_name,
         "Dimensions": dimensions(worker_type),
         "Value": float(value),
+        "Timestamp": timestamp,
+        "Unit": UNIT,
+    }
+    if storage_resolution is not None:
+        item["StorageResolution"] = storage_resolution
+    return item
+
+
+def samples_skipped_datum(count: int, timestamp: datetime) -> Datum:
+    """One ``SamplesSkipped`` datum: ``count`` samples skipped since the last one published."""
+    return {
+        "MetricName": SAMPLES_SKIPPED_METRIC_NAME,
+        "Dimensions": [],
+        "Value": float(count),
         "Timestamp": timestamp,
         "Unit": UNIT,
     }

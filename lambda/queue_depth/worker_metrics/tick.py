@@ -1,5 +1,10 @@
 """One tick of the publisher: read, decide, write, publish. No AWS client is built here.
 
+A tick is one sample of an invocation (``sampling.run_invocation`` runs one
+every ``sample_seconds``); ``sampling.Sample`` tells it its place there: which
+``QueueDepth`` datums it owes, whether it runs the extra sources, how many
+slots were skipped before it. Without one, it is its invocation's only sample.
+
 The decisions are ``plan.plan_tick``'s (pure, shared with the workload
 simulator); this module does the I/O around them.
 
@@ -42,7 +47,14 @@ from worker_metrics.config import PublisherConfig
 from worker_metrics.contract import VIDEO_SCALE_IN_MARKER_TAG, ErrorStage, WorkerType
 from worker_metrics.fleet_state import FleetState, describe_fleets
 from worker_metrics.plan import CapacityWrite, Observation, VideoPlan, plan_tick
-from worker_metrics.publish import Datum, error_datum, put_datums, worker_type_of
+from worker_metrics.publish import (
+    Datum,
+    error_datum,
+    put_datums,
+    samples_skipped_datum,
+    worker_type_of,
+)
+from worker_metrics.sampling import InvocationResult, Sample
 from worker_metrics.sqs_backlog import (
     QueueCounts,
     QueueReadError,
@@ -117,9 +129,14 @@ class VideoOutcome:
 
 @dataclass
 class TickResult:
-    """Everything one tick observed and did; the log line and the demo read it."""
+    """Everything one tick observed and did; the log line and the demo read it.
+
+    ``sample``: the slot of its invocation. ``queue_depth_published``: the types
+    whose ``QueueDepth`` datum it published (the loop owes the others).
+    """
 
     timestamp: datetime
+    sample: int = 0
     queue_depth: dict[WorkerType, int] = field(default_factory=dict)
     backlog_per_instance: dict[WorkerType, float] = field(default_factory=dict)
     in_service: dict[WorkerType, int] = field(default_factory=dict)
@@ -129,6 +146,7 @@ class TickResult:
     errors: list[TickError] = field(default_factory=list)
     durations_ms: dict[str, float] = field(default_factory=dict)
     datums_published: int = 0
+    queue_depth_published: set[WorkerType] = field(default_factory=set)
 
     @property
     def ok(self) -> bool:
@@ -141,6 +159,7 @@ class TickResult:
         return {
             "event": "tick",
             "timestamp": self.timestamp.isoformat(),
+            "sample": self.sample,
             "queue_depth": {t.value: v for t, v in self.queue_depth.items()},
             "backlog_per_instance": {t.value: v for t, v in self.backlog_per_instance.items()},
             "in_service": {t.value: v for t, v in self.in_service.items()},
@@ -168,9 +187,10 @@ class TickResult:
 
 
 class TickFailed(RuntimeError):
-    """Raised by the handler after a tick with errors, so the Lambda Errors alarm fires."""
+    """Raised by the handler after an invocation with errors, so the Lambda Errors
+    alarm fires. ``result``: the ``InvocationResult`` (or a single ``TickResult``)."""
 
-    def __init__(self, result: TickResult) -> None:
+    def __init__(self, result: TickResult | InvocationResult) -> None:
         stages = sorted({f"{e.worker_type.value}/{e.stage}" for e in result.errors})
         super().__init__(f"{len(result.errors)} failure(s) this tick: {', '.join(stages)}")
         self.result = result
@@ -218,6 +238,7 @@ def run_tick(
     clients: AwsClients,
     timestamp: datetime,
     sources: Sequence[MetricSource] = (),
+    sample: Sample | None = None,
 ) -> TickResult:
     """Run one tick at ``timestamp`` (timezone-aware). Never raises for AWS failures.
 
@@ -226,10 +247,13 @@ def run_tick(
     zero; timed as ``video``); collect extra sources; publish every datum,
     including ``PublisherErrors`` for the failures so far, in one PutMetricData
     call.
+
+    ``sample``: default ``Sample.single(timestamp)``, the invocation's only sample.
     """
     if timestamp.tzinfo is None:
         raise ValueError("timestamp must be timezone-aware (UTC)")
-    result = TickResult(timestamp=timestamp)
+    sample = sample or Sample.single(timestamp)
+    result = TickResult(timestamp=timestamp, sample=sample.index)
     calls = _ApiCalls()
     started = time.perf_counter()
 
@@ -246,7 +270,7 @@ def run_tick(
     with timed("describe_asg"):
         fleets = _read_fleets(config, clients, calls, result)
 
-    plan = plan_tick(config, Observation(counts, fleets), timestamp.isoformat())
+    plan = plan_tick(config, Observation(counts, fleets), sample.tick_key)
     result.queue_depth = dict(plan.queue_depth)
     result.backlog_per_instance = dict(plan.backlog_per_instance)
     result.in_service = dict(plan.in_service)
@@ -255,8 +279,10 @@ def run_tick(
         result.video = _apply_writes(plan.video, plan.writes, clients, calls, result)
 
     extra: list[Datum] = []
+    if sample.skipped_before:
+        extra.append(samples_skipped_datum(sample.skipped_before, timestamp))
     with timed("sources"):
-        for source in sources:
+        for source in sources if sample.collect_sources else ():
             try:
                 extra.extend(source.collect(timestamp))
             # A source is plug-in code (e.g. a database driver) with its own
@@ -267,8 +293,14 @@ def run_tick(
                     TickError(source.worker_type, source.stage, type(error).__name__, str(error))
                 )
 
+    datums = plan.datums(
+        config,
+        timestamp,
+        queue_depth_types=sample.queue_depth_types,
+        storage_resolution=sample.storage_resolution,
+    )
     with timed("publish"):
-        _publish(config, clients, calls, result, [*plan.datums(config, timestamp), *extra])
+        _publish(config, clients, calls, result, [*datums, *extra])
 
     result.durations_ms["total"] = (time.perf_counter() - started) * 1000
     result.api_calls = calls.snapshot()
@@ -413,6 +445,12 @@ def _publish(
     for part, error in put_datums(clients.cloudwatch, config.namespace, datums, calls):
         if error is None:
             result.datums_published += len(part)
+            result.queue_depth_published.update(
+                t
+                for item in part
+                if item["MetricName"] == config.metric_name
+                and (t := worker_type_of(item)) is not None
+            )
             continue
         hurt = {t for item in part if (t := worker_type_of(item)) is not None} or set(WorkerType)
         for worker_type in sorted(hurt, key=lambda t: t.value):
@@ -434,6 +472,30 @@ def _publish(
         for part, error in put_datums(clients.cloudwatch, config.namespace, retry, calls):
             if error is None:
                 result.datums_published += len(part)
+
+
+def publish_skipped(
+    config: PublisherConfig, clients: AwsClients, count: int, timestamp: datetime
+) -> list[TickError]:
+    """Publish ``SamplesSkipped = count`` on its own (slots no later sample carried).
+
+    Returns its failure, logged and counted like any other (no ``WorkerType``:
+    it is recorded against every type)."""
+    errors: list[TickError] = []
+    datums = [samples_skipped_datum(count, timestamp)]
+    for _part, error in put_datums(clients.cloudwatch, config.namespace, datums):
+        if error is not None:
+            errors += [
+                TickError(
+                    t,
+                    ErrorStage.PUT_METRIC_DATA.value,
+                    error_code(error),
+                    str(error),
+                    config.namespace,
+                )
+                for t in WorkerType
+            ]
+    return errors
 
 
 def emit_logs(result: TickResult, logger: logging.Logger) -> None:
