@@ -16,6 +16,11 @@ not the old policies"):
   published by the queue-depth Lambda for the same ``WorkerType``
   (``worker_metrics.tracked_metric``). A fleet at zero is started by the
   Lambda's activation, not by this policy (``worker_metrics.activation``).
+
+The policy reads the metric at its sampling period (``period``: 10, 30 or 60 s,
+``publisher.sample_seconds``); the Lambda publishes one datapoint per period,
+at high resolution below 60 s. At 60 s ``period`` is left out: 60 is the API's
+default, and the policy stays exactly as it was before sampling.
 """
 
 from __future__ import annotations
@@ -36,18 +41,34 @@ from worker_metrics.contract import (
     DEFAULT_BACKLOG_PER_INSTANCE_METRIC_NAME,
     DEFAULT_NAMESPACE,
     DIMENSION_NAME,
+    INVOCATION_INTERVAL_SECONDS,
     TARGET_TRACKED_TYPES,
     TARGET_TRACKING_STATISTIC,
     UNIT,
+    check_sample_seconds,
 )
 
 
 @dataclass(frozen=True)
 class TrackedMetric:
-    """The metric a policy tracks. Defaults are the contract's."""
+    """The metric a policy tracks. Defaults are the contract's.
+
+    ``period_seconds``: default 60; the period the policy reads the metric at,
+    one of 10, 30, 60 (the publisher's ``sample_seconds``). Raises
+    ``ValueError`` naming another value.
+    """
 
     namespace: str = DEFAULT_NAMESPACE
     metric_name: str = DEFAULT_BACKLOG_PER_INSTANCE_METRIC_NAME
+    period_seconds: int = INVOCATION_INTERVAL_SECONDS
+
+    def __post_init__(self) -> None:
+        try:
+            check_sample_seconds(self.period_seconds)
+        except ValueError:
+            raise ValueError(
+                f"period_seconds = {self.period_seconds!r}: must be one of 10, 30, 60"
+            ) from None
 
 
 class BacklogTargetTracking(Construct):
@@ -93,6 +114,11 @@ class BacklogTargetTracking(Construct):
                     metric_name=self.metric.metric_name,
                     statistic=TARGET_TRACKING_STATISTIC,
                     unit=UNIT,
+                    period=(
+                        self.metric.period_seconds
+                        if self.metric.period_seconds < INVOCATION_INTERVAL_SECONDS
+                        else None
+                    ),
                     metric_dimension=[
                         AutoscalingPolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricDimension(
                             name=DIMENSION_NAME, value=fleet.worker_type.value

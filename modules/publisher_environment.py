@@ -44,6 +44,7 @@ def publisher_environment(
         video_jobs_per_instance=video.jobs_per_instance,
         video_scale_in_step=publisher.video_scale_in_step,
         tracking={t: fleet.tracking for t, fleet in fleets.items()},
+        sample_seconds=publisher.sample_seconds,
     )
     tenant = publisher.tenant_backlog
     if tenant is not None:

@@ -24,8 +24,10 @@ fleet never race; failed ticks are not retried (the next tick is a minute away),
 and a duplicate delivery of one tick scales in once (the Lambda's marker tag,
 ``autoscaling:CreateOrUpdateTags`` on the Video ASG for that one tag key).
 Alarms (``PublisherAlarms``, ``modules/publisher_alarms.py``) fire on Lambda
-errors and on missing ``QueueDepth`` data (missing data is breaching: a silent
-publisher freezes target tracking).
+errors, on missing ``QueueDepth`` data and on a tracked series missing at its
+sampling period (missing data is breaching: a silent publisher freezes target
+tracking). Each invocation samples every ``publisher.sample_seconds`` until the
+next minute, so the timeout (checked by the settings) covers that minute.
 """
 
 from __future__ import annotations
@@ -129,10 +131,13 @@ class QueueDepthPublisher(Construct):
             name_prefix=self.function_name,
             namespace=namespace,
             metric_name=metric_name,
+            tracked_metric_name=backlog_per_instance_metric_name,
+            tracked_period_seconds=settings.sample_seconds,
             actions=settings.alarm_topic_arns,
         )
         self.errors_alarm = alarms.errors_alarm
         self.missing_data_alarms = alarms.missing_data_alarms
+        self.tracked_missing_data_alarms = alarms.tracked_missing_data_alarms
 
     def _log_group(self) -> CloudwatchLogGroup:
         """``/aws/lambda/<function>`` with ``publisher.log_retention_days``."""

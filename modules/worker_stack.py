@@ -74,6 +74,7 @@ class WorkerAutoscalingStack(TerraformStack):
         metric = TrackedMetric(
             namespace=self.publisher.namespace,
             metric_name=self.publisher.backlog_per_instance_metric_name,
+            period_seconds=self.publisher.settings.sample_seconds,
         )
         self.scaling_policies = [
             BacklogTargetTracking(

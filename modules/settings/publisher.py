@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from modules.settings.checks import fail, whole
+from worker_metrics.contract import DEFAULT_SAMPLE_SECONDS, SAMPLE_SECONDS_CHOICES
+from worker_metrics.sampling import SAMPLE_TIME_BUDGET_SECONDS, minimum_timeout_seconds
 
 _RATE = re.compile(
     r"^rate\((?P<count>1 minute|([2-9]|[1-9]\d+) minutes|1 hour|([2-9]|[1-9]\d+) hours)\)$"
@@ -122,8 +124,13 @@ class TenantBacklogSettings:
 class PublisherSettings:
     """The queue-depth Lambda.
 
-    ``memory_mb``: default 256. ``timeout_seconds``: default 30 (the AWS API
-    timeouts inside stay below it). ``schedule``: default ``rate(1 minute)``
+    ``memory_mb``: default 256. ``timeout_seconds``: default 55, 5..60: it must
+    fit the invocation's samples, at least ``60 - sample_seconds + 5`` (55 at
+    10 s, 35 at 30 s, 5 at 60 s; ``worker_metrics.sampling.minimum_timeout_seconds``).
+    ``sample_seconds``: default 10; one of 10, 30, 60: each one-minute invocation
+    samples the queues every this many seconds, publishes the tracked series at
+    that resolution, and the target-tracking policies and the tracked series'
+    missing-data alarms use it as their period. ``schedule``: default ``rate(1 minute)``
     (the seed's period). It must fire at least once per tracked period (60 s):
     target tracking evaluates one datapoint per period, and a slower schedule
     would leave it without data most periods; so ``rate(1 minute)`` or an
@@ -139,7 +146,8 @@ class PublisherSettings:
     """
 
     memory_mb: int = 256
-    timeout_seconds: int = 30
+    timeout_seconds: int = 55
+    sample_seconds: int = DEFAULT_SAMPLE_SECONDS
     schedule: str = "rate(1 minute)"
     log_retention_days: int = 30
     runtime: str = "python3.12"
@@ -156,6 +164,24 @@ class PublisherSettings:
                 "timeout_seconds",
                 self.timeout_seconds,
                 "must be 5..60: a tick must finish before the next one starts",
+            )
+        whole("sample_seconds", self.sample_seconds, 0)
+        if self.sample_seconds not in SAMPLE_SECONDS_CHOICES:
+            fail(
+                "sample_seconds",
+                self.sample_seconds,
+                "must be one of "
+                + ", ".join(str(c) for c in SAMPLE_SECONDS_CHOICES)
+                + " (the metric periods EC2 target tracking accepts)",
+            )
+        needed = minimum_timeout_seconds(self.sample_seconds)
+        if self.timeout_seconds < needed:
+            fail(
+                "sample_seconds",
+                self.sample_seconds,
+                f"needs timeout_seconds >= {needed} (the last sample starts "
+                f"{needed - SAMPLE_TIME_BUDGET_SECONDS} s into the minute and gets "
+                f"{SAMPLE_TIME_BUDGET_SECONDS} s), but timeout_seconds = {self.timeout_seconds}",
             )
         if not (_RATE.match(self.schedule) or _CRON.match(self.schedule)):
             fail(

@@ -339,3 +339,45 @@ def test_bad_tracking_settings_are_named(
     # WHEN it is loaded THEN one line names the file, the setting, the value and why
     message = _error(tmp_path, doc)
     assert f"bad.toml: fleets.{fleet}.{key} = {value!r}: {says}" in message, message
+
+
+@pytest.mark.parametrize("bad", [15, 0, 120, 5])
+def test_a_sample_period_target_tracking_does_not_accept_is_rejected(
+    tmp_path: Path, bad: int
+) -> None:
+    # GIVEN a sampling period other than 10, 30 or 60 s
+    doc = _base()
+    doc["publisher"]["sample_seconds"] = bad
+    # WHEN it is loaded  THEN one line names the setting, the value and the choices
+    message = _error(tmp_path, doc)
+    assert f"publisher.sample_seconds = {bad}: must be one of 10, 30, 60" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(("sample_seconds", "timeout", "needed"), [(10, 50, 55), (30, 30, 35)])
+def test_a_sample_period_that_does_not_fit_the_timeout_is_rejected(
+    tmp_path: Path, sample_seconds: int, timeout: int, needed: int
+) -> None:
+    # GIVEN samples whose last one cannot finish within the Lambda timeout
+    doc = _base()
+    doc["publisher"].update(sample_seconds=sample_seconds, timeout_seconds=timeout)
+    # WHEN it is loaded  THEN the error names sample_seconds and the timeout it needs
+    message = _error(tmp_path, doc)
+    assert (
+        f"publisher.sample_seconds = {sample_seconds}: needs timeout_seconds >= {needed}"
+    ) in message
+    assert f"but timeout_seconds = {timeout}" in message
+
+
+def test_sampling_defaults_fit_and_one_minute_sampling_keeps_a_short_timeout(
+    tmp_path: Path,
+) -> None:
+    # GIVEN no publisher sampling settings  THEN 10 s with a 55 s timeout
+    doc = _base()
+    del doc["publisher"]["timeout_seconds"]
+    default = load_environment("bad", _write(tmp_path, doc)).publisher
+    assert (default.sample_seconds, default.timeout_seconds) == (10, 55)
+    # AND one sample a minute still fits a 30 s timeout, as before sampling
+    doc["publisher"].update(sample_seconds=60, timeout_seconds=30)
+    minute = load_environment("bad", _write(tmp_path, doc)).publisher
+    assert (minute.sample_seconds, minute.timeout_seconds) == (60, 30)
