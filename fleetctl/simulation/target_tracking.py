@@ -45,6 +45,23 @@ What the model reproduces (NOTES §3):
 There are no cooldowns: ``ScaleInCooldown``/``ScaleOutCooldown`` belong to
 Application Auto Scaling, not to EC2 Auto Scaling target tracking (NOTES §3).
 
+High-resolution periods. A policy reads its metric at ``period_seconds`` (the
+provider's ``customized_metric_specification.period``: 10, 30 or 60 s, our
+``publisher.sample_seconds``); the model takes one datapoint per period.
+**Documented** ("Create a target tracking policy using high-resolution metrics
+for faster response", and the API's ``CustomizedMetricSpecification.Period``):
+10, 30 and 60 are accepted, 60 is the default, and with a shorter period target
+tracking watches the metric, and responds, at that period. **Not documented,
+assumed here**: the datapoint counts of the alarms AWS creates for such a
+policy. The model keeps the observed counts in datapoints, so AlarmHigh fires
+after 3 periods (30 s at 10 s, 90 s at 30 s) and AlarmLow after 15 (150 s at
+10 s), and a policy in ALARM acts again at every period (CloudWatch documents
+that Auto Scaling actions repeat while an alarm stays in ALARM, not how often):
+a scale-in step every 10 s, where 60 s gives one a minute. Were the one-minute
+durations kept instead (18 and 90 datapoints at 10 s), AI and Messaging would
+scale out about as late as at 60 s; Video, which the Lambda sizes at every
+sample, does not depend on it.
+
 Time is an input: ``evaluate(now, ...)`` takes the evaluation time in seconds
 (any monotonic origin), so the demo can drive it with a simulated clock and the
 tests with plain numbers. The model never reads a clock.
@@ -58,9 +75,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-#: Consecutive datapoints above target that fire AlarmHigh (observed, not documented).
+#: The metric periods target tracking accepts, in seconds (documented).
+PERIODS_SECONDS = (10, 30, 60)
+#: Consecutive datapoints above target that fire AlarmHigh (observed at 60 s, not
+#: documented; assumed the same at 10 and 30 s).
 HIGH_DATAPOINTS = 3
-#: Consecutive datapoints clearly below target that fire AlarmLow (observed, not documented).
+#: Consecutive datapoints clearly below target that fire AlarmLow (observed at 60 s, not
+#: documented; assumed the same at 10 and 30 s).
 LOW_DATAPOINTS = 15
 #: A datapoint counts toward AlarmLow only below this fraction of the target (observed).
 LOW_THRESHOLD_RATIO = 0.9
@@ -84,8 +105,9 @@ class TargetTrackingPolicy:
     ``instance_warmup_seconds``: default 300, the ASG default when neither
     ``estimated_instance_warmup`` nor ``default_instance_warmup`` is set; >= 0.
     ``disable_scale_in``: default false.
-    ``period_seconds``: the metric's period, default 60 (AlarmHigh/Low count
-    one-minute datapoints); > 0.
+    ``period_seconds``: the metric's period, default 60; one of
+    ``PERIODS_SECONDS`` (10, 30, 60). AlarmHigh/Low count datapoints of this
+    period (assumed below 60 s; see the module doc).
 
     Raises ValueError naming the field and the value.
     """
@@ -95,7 +117,7 @@ class TargetTrackingPolicy:
     max_size: int
     instance_warmup_seconds: float = 300.0
     disable_scale_in: bool = False
-    period_seconds: float = 60.0
+    period_seconds: int = 60
 
     def __post_init__(self) -> None:
         if not (self.target_value > 0 and math.isfinite(self.target_value)):
@@ -110,8 +132,10 @@ class TargetTrackingPolicy:
             raise ValueError(
                 f"'instance_warmup_seconds' must be >= 0, got {self.instance_warmup_seconds}"
             )
-        if self.period_seconds <= 0:
-            raise ValueError(f"'period_seconds' must be > 0, got {self.period_seconds}")
+        if self.period_seconds not in PERIODS_SECONDS:
+            raise ValueError(
+                f"'period_seconds' must be one of 10, 30, 60, got {self.period_seconds}"
+            )
 
     @property
     def low_threshold(self) -> float:

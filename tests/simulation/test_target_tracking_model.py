@@ -336,3 +336,36 @@ def test_rejects_negative_capacity_and_metric() -> None:
         model.evaluate(MINUTE, 1.0, capacity=-1)
     with pytest.raises(ValueError, match="'metric' must be a finite number >= 0"):
         model.evaluate(2 * MINUTE, -1.0, capacity=1)
+
+
+# ------------------------------------------------------------------ high resolution
+
+
+@pytest.mark.parametrize("period", [10, 30])
+def test_a_high_resolution_policy_scales_out_after_three_of_its_periods(period: int) -> None:
+    # GIVEN a fleet of 2 whose policy reads the metric every `period` seconds
+    model = TargetTrackingModel(_policy(period_seconds=period))
+    # WHEN the metric is above target at three consecutive periods
+    decisions = [model.evaluate(i * period, 45.0, capacity=2) for i in (1, 2, 3)]
+    # THEN AlarmHigh fires at the third: 3 periods after the first datapoint (assumed)
+    assert [d.desired for d in decisions] == [None, None, 5]
+
+
+def test_a_missing_ten_second_datapoint_breaks_the_run() -> None:
+    # GIVEN a 10 s policy with two high datapoints
+    model = TargetTrackingModel(_policy(period_seconds=10))
+    model.evaluate(10, 45.0, capacity=2)
+    model.evaluate(20, 45.0, capacity=2)
+    # WHEN the next sample is skipped (no call at 30 s) and one arrives at 40 s
+    decision = model.evaluate(40, 45.0, capacity=2)
+    # THEN the skipped period counts as missing: no scale-out yet
+    assert decision.desired is None
+    assert model.datapoints[-3:] == (45.0, None, 45.0)
+
+
+@pytest.mark.parametrize("period", [0, 15, 120, -10])
+def test_a_period_target_tracking_does_not_accept_is_refused(period: int) -> None:
+    with pytest.raises(
+        ValueError, match=rf"'period_seconds' must be one of 10, 30, 60, got {period}"
+    ):
+        _policy(period_seconds=period)
