@@ -11,6 +11,15 @@ The interpreter stays up between invocations (a warm container): one JSON event
 per line on its stdin, one JSON answer per line on its stdout. The handler's
 log lines go to its stderr, collected in ``log_path``. Nothing in the Lambda
 package knows it is being run this way.
+
+Time is simulated. Before each invocation the runner sets the handler's sampling
+clock (``lambda_function.clock``, the package's one injection point) to a
+``SimulatedClock`` at the event's ``time``: the invocation samples its minute
+every ``SAMPLE_SECONDS`` without waiting. Each time the loop sleeps, the runner
+reports the simulated interval on stdout (``{"sleep": [since, until]}``) and
+waits for ``{"resume": true}``; ``invoke(event, on_sleep=...)`` lets the caller
+move its world forward in between (messages arriving, jobs finishing), so the
+samples of one minute see different queues.
 """
 
 from __future__ import annotations
@@ -24,32 +33,46 @@ import sys
 import tempfile
 import time
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Self
 
 DEFAULT_INVOKE_TIMEOUT_SECONDS = 60.0
-"""Bound on one invocation; the local stack's function timeout is 30 s."""
+"""Bound on each answer of the handler (a sample's work, on the simulated clock)."""
 
 # Runs inside the isolated interpreter. It answers {"ok": true, "result": ...} or
-# {"ok": false, "error": "<type>: <message>", "result": <TickResult record|None>}.
+# {"ok": false, "error": "<type>: <message>", "result": <InvocationResult record|None>},
+# after one {"sleep": [since, until]} line per sleep of the sampling loop.
 _BOOTSTRAP = r"""
 import json, sys, traceback
 sys.path.insert(0, sys.argv[1])
 import lambda_function
 import worker_metrics.tick
+from worker_metrics.sampling import SimulatedClock
 out = sys.stdout
 sys.stdout = sys.stderr  # prints from the handler must not corrupt the protocol
 out.write(json.dumps({"ready": True, "handler_file": lambda_function.__file__}) + "\n")
 out.flush()
-for line in sys.stdin:
+
+def slept(since, until):
+    out.write(json.dumps({"sleep": [since.isoformat(), until.isoformat()]}) + "\n")
+    out.flush()
+    json.loads(sys.stdin.readline())  # {"resume": true} once the caller's world moved on
+
+while True:
+    line = sys.stdin.readline()
+    if not line:
+        break
     event = json.loads(line)
+    start = worker_metrics.tick.tick_time(event)
+    lambda_function.clock = SimulatedClock(start, on_sleep=slept)
     try:
         answer = {"ok": True, "result": lambda_function.lambda_handler(event, None)}
     except worker_metrics.tick.TickFailed as failed:
         tick = getattr(failed, "result", None)
-        record = tick.log_record() if hasattr(tick, "log_record") else None
+        record = tick.record() if hasattr(tick, "record") else None
         answer = {"ok": False, "error": "TickFailed: " + str(failed)[:500], "result": record}
     except Exception as error:
         traceback.print_exc()
@@ -68,8 +91,9 @@ class ZipHandlerError(RuntimeError):
 class Invocation:
     """One invocation's outcome: ``ok`` false when the handler raised.
 
-    ``result``: the handler's return value (the tick's log record), or the failed
-    tick's record when it raised ``TickFailed``. ``error``: ``"<type>: <message>"``.
+    ``result``: the handler's return value (the invocation's record, with each
+    sample's under ``samples``), or the failed invocation's when it raised
+    ``TickFailed``. ``error``: ``"<type>: <message>"``.
     """
 
     ok: bool
@@ -151,14 +175,30 @@ class ZipHandler:
             raise ZipHandlerError(f"unexpected answer from the handler process: {line[:200]!r}")
         return answer
 
-    def invoke(self, event: Mapping[str, Any]) -> Invocation:
-        """Invoke the handler with ``event``; wait at most ``invoke_timeout`` seconds."""
+    def invoke(
+        self,
+        event: Mapping[str, Any],
+        on_sleep: Callable[[datetime, datetime], None] | None = None,
+    ) -> Invocation:
+        """Invoke the handler with ``event``; wait at most ``invoke_timeout`` seconds
+        for each answer.
+
+        ``on_sleep(since, until)``: default none; called each time the handler's
+        sampling loop sleeps on its simulated clock, before it resumes.
+        """
         stdin = self._process.stdin
         if stdin is None or self._process.poll() is not None:
             raise ZipHandlerError(f"the handler process is not running; see {self.log_path}")
         stdin.write((json.dumps(event) + "\n").encode())
         stdin.flush()
         answer = self._read_line(self.invoke_timeout)
+        while "sleep" in answer:
+            since, until = (datetime.fromisoformat(t) for t in answer["sleep"])
+            if on_sleep is not None:
+                on_sleep(since, until)
+            stdin.write(b'{"resume": true}\n')
+            stdin.flush()
+            answer = self._read_line(self.invoke_timeout)
         result = answer.get("result")
         return Invocation(
             ok=bool(answer.get("ok")),

@@ -122,16 +122,22 @@ def describe_groups(
 
 
 def read_datapoint(
-    cloudwatch: Any, namespace: str, metric: str, worker_type: WorkerType, when: datetime
+    cloudwatch: Any,
+    namespace: str,
+    metric: str,
+    worker_type: WorkerType,
+    when: datetime,
+    period_seconds: int = 60,
 ) -> float | None:
-    """The one-minute Average of ``metric`` for ``worker_type`` at ``when``, or None."""
+    """The Average of ``metric`` for ``worker_type`` over the period starting at
+    ``when`` (default one minute; a policy's 10 or 30 s period), or None."""
     points = cloudwatch.get_metric_statistics(
         Namespace=namespace,
         MetricName=metric,
         Dimensions=contract.dimensions(worker_type),
         StartTime=when,
-        EndTime=when + timedelta(seconds=60),
-        Period=60,
+        EndTime=when + timedelta(seconds=period_seconds),
+        Period=period_seconds,
         Statistics=[contract.TARGET_TRACKING_STATISTIC],
     ).get("Datapoints", [])
     if not points:
@@ -140,8 +146,9 @@ def read_datapoint(
 
 
 def deployed_policy(autoscaling: Any, asg_name: str, policy_name: str) -> TargetTrackingPolicy:
-    """The model's policy from what is deployed: target and warmup from
-    DescribePolicies, bounds from the group, warmup falling back to the group's."""
+    """The model's policy from what is deployed: target, warmup and the metric's
+    period (absent: 60 s) from DescribePolicies, bounds from the group, warmup
+    falling back to the group's."""
     policies = autoscaling.describe_policies(
         AutoScalingGroupName=asg_name, PolicyNames=[policy_name]
     ).get("ScalingPolicies", [])
@@ -159,4 +166,7 @@ def deployed_policy(autoscaling: Any, asg_name: str, policy_name: str) -> Target
         max_size=int(group["MaxSize"]),
         instance_warmup_seconds=float(warmup),
         disable_scale_in=bool(tracking.get("DisableScaleIn", False)),
+        period_seconds=int(
+            (tracking.get("CustomizedMetricSpecification") or {}).get("Period") or 60
+        ),
     )

@@ -22,6 +22,17 @@ class DemoError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class Arrival:
+    """Messages sent to each queue of some fleets during a tick, at ``second`` (0..59)
+    of its minute: between two of the handler's samples, so the output shows how
+    soon a sample reacts."""
+
+    tick: int
+    second: int
+    per_queue: Mapping[WorkerType, int]
+
+
+@dataclass(frozen=True)
 class Scenario:
     """The simulated work.
 
@@ -32,6 +43,11 @@ class Scenario:
     ``VIDEO_JOBS_PER_INSTANCE``), Messaging 80 at 10. With the local targets
     (20 messages per instance) they scale out in the first minutes and are back
     at zero by about tick 25.
+    ``arrivals``: default 4 Video encodes at 0:25 of tick 10 and 60 AI messages
+    per queue at 0:05 of tick 12, both fleets idle at zero by then: with 10-s
+    sampling the Lambda starts Video at the sample of 0:30, and AI's policy has
+    its three high datapoints by 0:40, within the minute they arrived in (at
+    60 s: the next minute, and three minutes later).
     """
 
     burst_per_queue: Mapping[WorkerType, int] = field(
@@ -39,6 +55,10 @@ class Scenario:
     )
     messages_per_instance: Mapping[WorkerType, int] = field(
         default_factory=lambda: {WorkerType.AI: 8, WorkerType.VIDEO: 1, WorkerType.MESSAGING: 10}
+    )
+    arrivals: tuple[Arrival, ...] = (
+        Arrival(10, 25, {WorkerType.VIDEO: 4}),
+        Arrival(12, 5, {WorkerType.AI: 60}),
     )
 
 

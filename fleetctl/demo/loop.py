@@ -23,7 +23,7 @@ from fleetctl.demo.aws import (
     read_datapoint,
     scheduled_event,
 )
-from fleetctl.demo.context import RunContext, Scenario
+from fleetctl.demo.context import Arrival, RunContext, Scenario
 from fleetctl.demo.output import say
 from fleetctl.local_aws import LocalAws
 from fleetctl.simulation.target_tracking import ScalingDecision, TargetTrackingModel
@@ -195,57 +195,93 @@ def run_tick(
     loop: LoopState, handler: ZipHandler, tick: int, groups: Mapping[WorkerType, GroupState]
 ) -> dict[WorkerType, GroupState]:
     """Tick ``tick``: the workers take messages from the queues (as many as ``groups``
-    have in service), the handler runs, the model scales; prints the row.
+    have in service), the handler samples the minute, and between its samples the
+    scenario's arrivals land and the models scale on each datapoint; prints the row.
     Returns the groups after scaling, which the next tick's workers start from."""
     when = loop.clock_start + timedelta(minutes=tick)
     steps = loop.simulator.step({t: g.in_service for t, g in groups.items()})
     for worker_type, step in steps.items():
         loop.traces[worker_type].completed += step.completed
-    record, notes = _invoke_handler(loop, handler, tick, when)
-    notes += _scale_target_tracked(loop, tick, when)
+    minute = _Minute(loop, tick, when)
+    record = _invoke_handler(loop, handler, minute)
+    minute.advance(when + timedelta(minutes=1))
     scaled = describe_groups(loop.autoscaling, loop.asg_names)
     _update_traces(loop.traces, scaled)
-    print_row(tick, when, scaled, steps, record.get("queue_depth") or {}, notes)
+    samples = record.get("samples") or [{}]
+    print_row(tick, when, scaled, steps, samples[0].get("queue_depth") or {}, minute.sorted_notes())
     return scaled
 
 
-def _invoke_handler(
-    loop: LoopState, handler: ZipHandler, tick: int, when: datetime
-) -> tuple[Mapping[str, Any], list[str]]:
-    """The handler on the scheduled event of ``when``: its tick record, and notes for
-    a failure (also a problem of the run) and for a Video action."""
-    outputs = loop.outputs
-    invocation = handler.invoke(scheduled_event(when, outputs.region, outputs.schedule_rule_name))
-    record = invocation.result or {}
-    notes: list[str] = []
-    if not invocation.ok:
-        loop.context.problems.append(f"tick {tick}: the handler failed: {invocation.error}")
-        notes.append(f"handler FAILED: {invocation.error}")
-    video = record.get("video") or {}
-    if video.get("action") not in (None, "unchanged", "skipped"):
-        notes.append(f"Video: Lambda {video['action']}: {video.get('reason', '')}")
-    # A tracked fleet the Lambda started from zero (the record lists only those).
-    for name, started in (record.get("activation") or {}).items():
-        notes.append(f"{name}: Lambda {started.get('reason', '')}")
-    return record, notes
+@dataclass
+class _Minute:
+    """One tick's simulated minute while the handler samples it: the scenario's
+    arrivals land at their second, and each model evaluates every datapoint of its
+    period as soon as the period is over (at 10 s, six per minute)."""
 
+    loop: LoopState
+    tick: int
+    when: datetime
+    notes: list[tuple[float, str]] = field(default_factory=list)
+    evaluated: dict[WorkerType, datetime] = field(default_factory=dict)
+    arrived: set[int] = field(default_factory=set)
 
-def _scale_target_tracked(loop: LoopState, tick: int, when: datetime) -> list[str]:
-    """Each model evaluates the tick's ``BacklogPerInstance`` datapoint, and its
-    desired capacity is set on the group; a note when a decision changes something
-    or is of a new kind."""
-    groups = describe_groups(loop.autoscaling, loop.asg_names)
-    notes: list[str] = []
-    for worker_type, model in loop.models.items():
+    def advance(self, until: datetime) -> None:
+        """Move the minute on to ``until``: arrivals up to it, then the models."""
+        for index, arrival in enumerate(self.loop.context.scenario.arrivals):
+            at = self.when + timedelta(seconds=arrival.second)
+            if arrival.tick == self.tick and at <= until and index not in self.arrived:
+                self.arrived.add(index)
+                self._arrive(arrival, at)
+        for worker_type, model in self.loop.models.items():
+            period = timedelta(seconds=model.policy.period_seconds)
+            start = self.evaluated.get(worker_type, self.when)
+            while start + period <= until:
+                self._evaluate(worker_type, model, start, period)
+                start += period
+            self.evaluated[worker_type] = start
+
+    def slept(self, _since: datetime, until: datetime) -> None:
+        """The handler's loop sleeps until its next sample: the minute moves on."""
+        self.advance(until)
+
+    def note(self, at: datetime, text: str) -> None:
+        self.notes.append(((at - self.when).total_seconds(), text))
+
+    def sorted_notes(self) -> list[str]:
+        return [
+            f":{offset:02.0f} {text}" for offset, text in sorted(self.notes, key=lambda n: n[0])
+        ]
+
+    def _arrive(self, arrival: Arrival, at: datetime) -> None:
+        sent = []
+        for worker_type, count in arrival.per_queue.items():
+            total = self.loop.simulator.enqueue(worker_type, count)
+            self.loop.traces[worker_type].enqueued += total
+            sent.append(f"{total} {worker_type.value}")
+        self.note(at, f"{', '.join(sent)} messages arrive")
+
+    def _evaluate(
+        self,
+        worker_type: WorkerType,
+        model: TargetTrackingModel,
+        start: datetime,
+        period: timedelta,
+    ) -> None:
+        """The model on the datapoint of ``[start, start + period)``, its desired
+        capacity set on the group; a note when it changes something or its kind."""
+        loop = self.loop
+        group = describe_groups(loop.autoscaling, {worker_type: loop.asg_names[worker_type]})
         metric = read_datapoint(
             loop.cloudwatch,
             loop.outputs.metric_namespace,
             loop.outputs.backlog_per_instance_metric_name,
             worker_type,
-            when,
+            start,
+            int(period.total_seconds()),
         )
+        end = start + period
         decision: ScalingDecision = model.evaluate(
-            tick * 60.0, metric, groups[worker_type].in_service
+            (end - loop.clock_start).total_seconds(), metric, group[worker_type].in_service
         )
         if decision.desired is not None:
             loop.autoscaling.set_desired_capacity(
@@ -254,9 +290,30 @@ def _scale_target_tracked(loop: LoopState, tick: int, when: datetime) -> list[st
                 HonorCooldown=False,
             )
         if decision.changed or _reason_kind(decision.reason) != loop.last_kind.get(worker_type):
-            notes.append(f"{worker_type.value}: {decision.reason}")
+            self.note(end, f"{worker_type.value}: {decision.reason}")
         loop.last_kind[worker_type] = _reason_kind(decision.reason)
-    return notes
+
+
+def _invoke_handler(loop: LoopState, handler: ZipHandler, minute: _Minute) -> Mapping[str, Any]:
+    """The handler on the scheduled event of the minute, the minute moving on while
+    it sleeps between samples: its record, and notes for a failure (also a problem
+    of the run) and for each sample's Video action, at the sample's second."""
+    outputs = loop.outputs
+    event = scheduled_event(minute.when, outputs.region, outputs.schedule_rule_name)
+    invocation = handler.invoke(event, on_sleep=minute.slept)
+    record = invocation.result or {}
+    if not invocation.ok:
+        loop.context.problems.append(f"tick {minute.tick}: the handler failed: {invocation.error}")
+        minute.note(minute.when, f"handler FAILED: {invocation.error}")
+    for sample in record.get("samples") or []:
+        at = datetime.fromisoformat(sample["timestamp"])
+        video = sample.get("video") or {}
+        if video.get("action") not in (None, "unchanged", "skipped"):
+            minute.note(at, f"Video: Lambda {video['action']}: {video.get('reason', '')}")
+        # A tracked fleet the Lambda started from zero (the record lists only those).
+        for name, started in (sample.get("activation") or {}).items():
+            minute.note(at, f"{name}: Lambda {started.get('reason', '')}")
+    return record
 
 
 def _update_traces(
