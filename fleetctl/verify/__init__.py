@@ -5,11 +5,14 @@ from the metric contract; nothing deployed is spelled here. The checks:
 
 1. ``ListMetrics`` shows each ``WorkerType`` series of ``QueueDepth`` and
    ``BacklogPerInstance``;
-2. ``GetMetricStatistics`` over the last N minutes at 60 s has datapoints for
-   each of them, with no gap longer than ``MAX_GAP_PERIODS`` periods (also at
-   the end: a publisher that stopped is a gap);
+2. ``GetMetricStatistics`` over the last N minutes has datapoints for each of
+   them, with no gap longer than ``MAX_GAP_PERIODS`` periods (also at the end: a
+   publisher that stopped is a gap): ``QueueDepth`` per minute, one datum a
+   minute (the seed's ``Sum`` reads the depth), the tracked series at the
+   function's ``SAMPLE_SECONDS`` (its last 3 hours at 10 or 30 s);
 3. the AI and Messaging ASGs each have exactly one target-tracking policy on
-   the contract's series, and Video (Lambda-controlled) has none;
+   the contract's series, read at the function's ``SAMPLE_SECONDS``, and Video
+   (Lambda-controlled) has none;
 4. the EventBridge rule is ENABLED, runs ``rate(1 minute)`` and targets the function;
 5. the function's environment matches the contract and the outputs;
 6. the function had no errors (``AWS/Lambda`` ``Errors``, Sum) in the window.
@@ -91,8 +94,9 @@ examples:
   # against the local AWS (the endpoint comes from AWS_ENDPOINT_URL):
   fleetctl verify --env local --outputs out/outputs-local.json
 
-checks: 1 ListMetrics per WorkerType, 2 datapoints without gaps > 2 minutes,
-3 AI/Messaging policies on the contract (Video none), 4 rule ENABLED rate(1 minute)
+checks: 1 ListMetrics per WorkerType, 2 datapoints without gaps > 2 periods
+(QueueDepth per minute, the tracked series at SAMPLE_SECONDS), 3 AI/Messaging
+policies on the contract at SAMPLE_SECONDS (Video none), 4 rule ENABLED rate(1 minute)
 -> function, 5 function environment = contract, 6 no AWS/Lambda Errors.
 Names come from `terraform output -json` of cdktf.out/stacks/workers-<env>, or --outputs.
 """

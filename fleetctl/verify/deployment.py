@@ -3,20 +3,26 @@ and its errors, as deployed."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from fleetctl.contract_checks import dimension_set, environment_problems, show_dimensions
-from fleetctl.stack_outputs import StackOutputs
+from fleetctl.contract_checks import (
+    Series,
+    dimension_set,
+    environment_problems,
+    show_dimensions,
+)
+from fleetctl.stack_outputs import FleetOutputs, StackOutputs
 from fleetctl.verify.aws import Aws
+from fleetctl.verify.function import function_configuration, sample_seconds
 from fleetctl.verify.results import Status, Window
 from fleetctl.verify.series import PERIOD_SECONDS, contract_schema
 from worker_metrics import contract
 from worker_metrics.config import ConfigError, PublisherConfig
-from worker_metrics.contract import LAMBDA_CONTROLLED_TYPES, TARGET_TRACKED_TYPES
+from worker_metrics.contract import LAMBDA_CONTROLLED_TYPES, TARGET_TRACKED_TYPES, WorkerType
 
 SCHEDULE_EXPRESSION = "rate(1 minute)"
 """Target tracking evaluates one-minute datapoints and check 2 expects one per minute."""
@@ -58,6 +64,7 @@ def _consumed(policy: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
 
 def check_policies(aws: Aws, outputs: StackOutputs, window: Window) -> tuple[Status, str]:
     schema = contract_schema()
+    published = sample_seconds(function_configuration(aws, outputs))
     names = [fleet.asg_name for fleet in outputs.fleets.values()]
     groups = {
         g["AutoScalingGroupName"]
@@ -94,52 +101,73 @@ def check_policies(aws: Aws, outputs: StackOutputs, window: Window) -> tuple[Sta
             continue
         if worker_type not in TARGET_TRACKED_TYPES:
             continue
-        expected = schema.tracked_series(worker_type)
-        want = (
-            expected.namespace,
-            expected.metric_name,
-            show_dimensions(expected.dimensions),
-            contract.TARGET_TRACKING_STATISTIC,
+        problem, line = _tracked_policy(
+            worker_type, fleet, policies, schema.tracked_series(worker_type), published
         )
-        if len(policies) != 1:
-            problems.append(
-                f"{worker_type.value}: {fleet.asg_name} has {len(policies)} policies, "
-                "expected exactly 1"
-            )
-            continue
-        policy = policies[0]
-        consumed = _consumed(policy)
-        if policy.get("PolicyType") != "TargetTrackingScaling":
-            problems.append(
-                f"{worker_type.value}: {policy['PolicyName']} is "
-                f"{policy.get('PolicyType')}, not TargetTrackingScaling"
-            )
-        elif consumed != [want]:
-            shown = "; ".join(" ".join(c) for c in consumed) or "nothing"
-            problems.append(
-                f"{worker_type.value}: {policy['PolicyName']} consumes {shown}; "
-                f"the contract says {' '.join(want)}"
-            )
-        elif fleet.scaling_policy and policy["PolicyName"] != fleet.scaling_policy:
-            problems.append(
-                f"{worker_type.value}: policy is {policy['PolicyName']}, "
-                f"the outputs say {fleet.scaling_policy}"
-            )
+        if problem:
+            problems.append(problem)
         else:
-            target = (policy.get("TargetTrackingConfiguration") or {}).get("TargetValue")
-            summary.append(f"{worker_type.value}: {expected.metric_name} target {target:g}")
+            summary.append(line)
     if problems:
         return Status.FAIL, "; ".join(problems)
     return Status.PASS, "; ".join(summary)
 
 
-def _function_configuration(aws: Aws, outputs: StackOutputs) -> dict[str, Any] | None:
-    try:
-        return aws.call("lambda", "get_function_configuration", FunctionName=outputs.function_name)
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-            return None
-        raise
+def _tracked_policy(
+    worker_type: WorkerType,
+    fleet: FleetOutputs,
+    policies: Sequence[Mapping[str, Any]],
+    expected: Series,
+    published: int | None,
+) -> tuple[str, str]:
+    """(problem, "") for a target-tracked fleet whose policy is not the contract's,
+    or reads the series at another period than the function samples it; else
+    ("", summary line)."""
+    want = (
+        expected.namespace,
+        expected.metric_name,
+        show_dimensions(expected.dimensions),
+        contract.TARGET_TRACKING_STATISTIC,
+    )
+    if len(policies) != 1:
+        return (
+            f"{worker_type.value}: {fleet.asg_name} has {len(policies)} policies, "
+            "expected exactly 1"
+        ), ""
+    policy = policies[0]
+    consumed = _consumed(policy)
+    config = policy.get("TargetTrackingConfiguration") or {}
+    # A policy without Period reads 60 s, the API's default.
+    period = int((config.get("CustomizedMetricSpecification") or {}).get("Period") or 60)
+    if policy.get("PolicyType") != "TargetTrackingScaling":
+        return (
+            f"{worker_type.value}: {policy['PolicyName']} is "
+            f"{policy.get('PolicyType')}, not TargetTrackingScaling"
+        ), ""
+    if consumed != [want]:
+        shown = "; ".join(" ".join(c) for c in consumed) or "nothing"
+        return (
+            f"{worker_type.value}: {policy['PolicyName']} consumes {shown}; "
+            f"the contract says {' '.join(want)}"
+        ), ""
+    if fleet.scaling_policy and policy["PolicyName"] != fleet.scaling_policy:
+        return (
+            f"{worker_type.value}: policy is {policy['PolicyName']}, "
+            f"the outputs say {fleet.scaling_policy}"
+        ), ""
+    if published is not None and period != published:
+        return (
+            f"{worker_type.value}: {policy['PolicyName']} reads {expected.metric_name} every "
+            f"{period} s, but the function samples every {published} s "
+            f"({contract.EnvVar.SAMPLE_SECONDS}): "
+            + (
+                "most of its periods have no datapoint"
+                if period < published
+                else "it reacts later than the samples allow"
+            )
+        ), ""
+    target = config.get("TargetValue")
+    return "", f"{worker_type.value}: {expected.metric_name} target {target:g} every {period} s"
 
 
 def check_schedule(aws: Aws, outputs: StackOutputs, window: Window) -> tuple[Status, str]:
@@ -162,7 +190,7 @@ def check_schedule(aws: Aws, outputs: StackOutputs, window: Window) -> tuple[Sta
             "events", "list_targets_by_rule", "Targets", Rule=outputs.schedule_rule_name
         )
     ]
-    function = _function_configuration(aws, outputs)
+    function = function_configuration(aws, outputs)
     function_arn = function.get("FunctionArn", "") if function else ""
     if function is None:
         problems.append(f"the target function {outputs.function_name} does not exist")
@@ -184,7 +212,7 @@ def check_schedule(aws: Aws, outputs: StackOutputs, window: Window) -> tuple[Sta
 
 
 def check_environment(aws: Aws, outputs: StackOutputs, window: Window) -> tuple[Status, str]:
-    function = _function_configuration(aws, outputs)
+    function = function_configuration(aws, outputs)
     if function is None:
         return Status.FAIL, f"function {outputs.function_name} does not exist"
     environment = (function.get("Environment") or {}).get("Variables") or {}

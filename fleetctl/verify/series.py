@@ -1,22 +1,37 @@
-"""Checks 1 and 2: the published series are listed, and have datapoints without gaps."""
+"""Checks 1 and 2: the published series are listed, and have datapoints without gaps.
+
+Check 2 reads each series at its own resolution: ``QueueDepth`` per minute (one
+standard datum a minute, the seed's contract: a minute with several datums would
+make the seed's ``--statistics Sum`` read a multiple of the depth), and the
+tracked series ``BacklogPerInstance`` at the function's ``SAMPLE_SECONDS`` (10 or
+30 s: high resolution, kept at that period for 3 hours only, so at most the last
+``HIGH_RESOLUTION_MINUTES`` of the window are read at it).
+"""
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from fleetctl.contract_checks import PublishedSchema, dimension_set
 from fleetctl.stack_outputs import StackOutputs
 from fleetctl.verify.aws import Aws
+from fleetctl.verify.function import function_configuration, sample_seconds
 from fleetctl.verify.results import Status, Window
 from worker_metrics import contract
 from worker_metrics.contract import WorkerType
 
 PERIOD_SECONDS = 60
-"""The Lambda publishes one datum per type per minute; statistics are read per minute."""
+"""``QueueDepth`` has one datum per type per minute; it is read per minute."""
 
 MAX_GAP_PERIODS = 2
-"""Longest run of missing one-minute datapoints tolerated (CloudWatch can lag a minute)."""
+"""Longest run of missing datapoints tolerated, in periods of the series (CloudWatch
+can lag a minute; two skipped samples in a row at 10 s)."""
+
+HIGH_RESOLUTION_MINUTES = 180
+"""CloudWatch keeps datapoints of periods under 60 s for 3 hours."""
 
 
 def contract_schema() -> PublishedSchema:
@@ -71,39 +86,76 @@ def largest_gap(timestamps: Sequence[datetime], end: datetime, period: int = PER
 
 
 def check_datapoints(aws: Aws, outputs: StackOutputs, window: Window) -> tuple[Status, str]:
+    tracked_period = sample_seconds(function_configuration(aws, outputs)) or PERIOD_SECONDS
+    tracked_window = window
+    if tracked_period < PERIOD_SECONDS:
+        tracked_window = Window(window.end, min(window.minutes, HIGH_RESOLUTION_MINUTES))
     problems: list[str] = []
     counts: list[int] = []
     worst = 0
-    for metric in _published_metric_names(outputs):
+    reads = (
+        (outputs.metric_name, PERIOD_SECONDS, window),
+        (outputs.backlog_per_instance_metric_name, tracked_period, tracked_window),
+    )
+    for metric, period, span in reads:
         for worker_type in WorkerType:
-            points = aws.call(
-                "cloudwatch",
-                "get_metric_statistics",
-                Namespace=outputs.metric_namespace,
-                MetricName=metric,
-                Dimensions=contract.dimensions(worker_type),
-                StartTime=window.start,
-                EndTime=window.end,
-                Period=PERIOD_SECONDS,
-                Statistics=["SampleCount"],
-            ).get("Datapoints", [])
             series = f"{metric} {contract.DIMENSION_NAME}={worker_type.value}"
+            points = _datapoints(aws, outputs, metric, worker_type, period, span)
             if not points:
                 problems.append(f"{series}: no datapoints")
                 continue
             stamps = sorted(p["Timestamp"].astimezone(UTC) for p in points)
-            gap = largest_gap(stamps, window.end)
+            gap = largest_gap(stamps, span.end, period)
             worst = max(worst, gap)
             counts.append(len(stamps))
             if gap > MAX_GAP_PERIODS:
+                unit = "minutes" if period == PERIOD_SECONDS else f"periods of {period} s"
                 problems.append(
-                    f"{series}: {gap} missing minutes in a row (last datum {stamps[-1]:%H:%M}Z)"
+                    f"{series}: {gap} missing {unit} in a row (last datum {stamps[-1]:%H:%M:%S}Z)"
                 )
-    if problems:
-        return Status.FAIL, f"last {window.minutes} min at {PERIOD_SECONDS} s: " + "; ".join(
-            problems
+            if metric == outputs.metric_name:
+                per_minute = statistics.median(p["SampleCount"] for p in points)
+                if per_minute > 1:
+                    problems.append(
+                        f"{series}: {per_minute:g} datums a minute; the seed's contract is one "
+                        f"(its --statistics Sum would read {per_minute:g} times the depth)"
+                    )
+    read = (
+        f"last {window.minutes} min: {outputs.metric_name} at {PERIOD_SECONDS} s, "
+        f"{outputs.backlog_per_instance_metric_name} at {tracked_period} s"
+        + (
+            ""
+            if tracked_window.minutes == window.minutes
+            else f" (its last {tracked_window.minutes} min)"
         )
+    )
+    if problems:
+        return Status.FAIL, f"{read}: " + "; ".join(problems)
     return Status.PASS, (
-        f"last {window.minutes} min at {PERIOD_SECONDS} s: {len(counts)} series, "
-        f"{min(counts)}-{max(counts)} datapoints each, largest gap {worst} period(s)"
+        f"{read}: {len(counts)} series, {min(counts)}-{max(counts)} datapoints each, "
+        f"largest gap {worst} period(s)"
+    )
+
+
+def _datapoints(
+    aws: Aws,
+    outputs: StackOutputs,
+    metric: str,
+    worker_type: WorkerType,
+    period: int,
+    window: Window,
+) -> list[dict[str, Any]]:
+    """``SampleCount`` of one series per ``period`` over ``window``."""
+    return list(
+        aws.call(
+            "cloudwatch",
+            "get_metric_statistics",
+            Namespace=outputs.metric_namespace,
+            MetricName=metric,
+            Dimensions=contract.dimensions(worker_type),
+            StartTime=window.start,
+            EndTime=window.end,
+            Period=period,
+            Statistics=["SampleCount"],
+        ).get("Datapoints", [])
     )

@@ -3,8 +3,9 @@
 ``deployed`` builds in moto what ``workers-local`` deploys and the verify checks
 read: three queues, three ASGs, target-tracking policies on AI and Messaging, the
 function (environment from ``contract.lambda_environment``, as the stack writes
-it), its schedule rule and target, and ``minutes_of_data`` minutes of QueueDepth
-and BacklogPerInstance datums in the contract's schema.
+it), its schedule rule and target, and 30 minutes of QueueDepth (one datum a
+minute) and BacklogPerInstance (one every 10 s, the default sampling; the
+policies read it at that period) in the contract's schema.
 """
 
 from __future__ import annotations
@@ -61,9 +62,15 @@ class Deployed:
         return self.session.client(service)
 
     def put_series(
-        self, metric: str, worker_type: WorkerType, minutes: range, value: float = 3.0
+        self,
+        metric: str,
+        worker_type: WorkerType,
+        minutes: range,
+        value: float = 3.0,
+        every_seconds: int = 60,
     ) -> None:
-        """One datum per minute ``now - m`` for ``m`` in ``minutes``."""
+        """Datums every ``every_seconds`` in the minute ``now - m`` for ``m`` in
+        ``minutes`` (one a minute by default; high resolution below 60 s)."""
         cloudwatch = self.client("cloudwatch")
         datums = [
             {
@@ -71,9 +78,11 @@ class Deployed:
                 "Dimensions": contract.dimensions(worker_type),
                 "Value": value,
                 "Unit": contract.UNIT,
-                "Timestamp": self.now - timedelta(minutes=m),
+                "Timestamp": self.now - timedelta(minutes=m) + timedelta(seconds=second),
+                **({"StorageResolution": 1} if every_seconds < 60 else {}),
             }
             for m in minutes
+            for second in range(0, 60, every_seconds)
         ]
         for start in range(0, len(datums), 20):
             cloudwatch.put_metric_data(
@@ -81,8 +90,19 @@ class Deployed:
             )
 
     def put_target_tracking(
-        self, worker_type: WorkerType, metric: str, dimension_value: str
+        self, worker_type: WorkerType, metric: str, dimension_value: str, period: int | None = 10
     ) -> None:
+        """A target-tracking policy on ``metric`` read every ``period`` s (``None``:
+        no ``Period``, the API's 60 s)."""
+        spec: dict[str, Any] = {
+            "Namespace": contract.DEFAULT_NAMESPACE,
+            "MetricName": metric,
+            "Dimensions": [{"Name": contract.DIMENSION_NAME, "Value": dimension_value}],
+            "Statistic": contract.TARGET_TRACKING_STATISTIC,
+            "Unit": contract.UNIT,
+        }
+        if period is not None:
+            spec["Period"] = period
         self.client("autoscaling").put_scaling_policy(
             AutoScalingGroupName=asg_name(worker_type),
             PolicyName=policy_name(worker_type),
@@ -90,13 +110,7 @@ class Deployed:
             EstimatedInstanceWarmup=60,
             TargetTrackingConfiguration={
                 "TargetValue": 20.0,
-                "CustomizedMetricSpecification": {
-                    "Namespace": contract.DEFAULT_NAMESPACE,
-                    "MetricName": metric,
-                    "Dimensions": [{"Name": contract.DIMENSION_NAME, "Value": dimension_value}],
-                    "Statistic": contract.TARGET_TRACKING_STATISTIC,
-                    "Unit": contract.UNIT,
-                },
+                "CustomizedMetricSpecification": spec,
             },
         )
 
@@ -168,12 +182,14 @@ def deployed(aws_env: None, tmp_path: Path) -> Iterator[Deployed]:
         events.put_targets(
             Rule=FUNCTION, Targets=[{"Id": "queue-depth", "Arn": function["FunctionArn"]}]
         )
-        for metric in (
-            contract.DEFAULT_METRIC_NAME,
-            contract.DEFAULT_BACKLOG_PER_INSTANCE_METRIC_NAME,
-        ):
-            for worker_type in WorkerType:
-                stack.put_series(metric, worker_type, range(0, 30))
+        for worker_type in WorkerType:
+            stack.put_series(contract.DEFAULT_METRIC_NAME, worker_type, range(0, 30))
+            stack.put_series(
+                contract.DEFAULT_BACKLOG_PER_INSTANCE_METRIC_NAME,
+                worker_type,
+                range(0, 30),
+                every_seconds=10,
+            )
         outputs = {
             "region": REGION,
             "metric_namespace": contract.DEFAULT_NAMESPACE,
