@@ -16,6 +16,7 @@ from fleetctl import code_map
 from fleetctl.contract_checks import PublishedSchema
 from fleetctl.report import drift as drift_checks
 from fleetctl.report import extract, observers
+from fleetctl.report.cost import SamplingCost, comparison, sampling_cost
 from fleetctl.report.extract import Policy, Publisher
 from fleetctl.report.model import (
     DEFAULT_VERIFY_MINUTES,
@@ -65,6 +66,7 @@ def build_report(
     warnings += [f"alarm {a.name} names no runbook section" for a in alarms if a.runbook == "-"]
     schedule_expression, schedule_rule = extract.schedule(stack, publisher.address)
     fleets = _fleet_rows(stack, publisher, asg_by_type, policies)
+    cost, cost_comparison = _costs(settings, fleets)
     report = Report(
         env=settings.name,
         stack=settings.stack_name,
@@ -96,6 +98,9 @@ def build_report(
         verify_minutes=verify_minutes,
         widgets=widgets,
         alarms=alarms,
+        sample_seconds=publisher.sample_seconds or settings.publisher.sample_seconds,
+        cost=cost,
+        cost_comparison=cost_comparison,
         drift=drift,
         warnings=warnings,
     )
@@ -135,6 +140,19 @@ def _operator_view(
         for alarm in observers.alarms(stack)
     )
     return widgets, alarms
+
+
+def _costs(
+    settings: EnvironmentSettings, fleets: Sequence[FleetRow]
+) -> tuple[SamplingCost, tuple[SamplingCost, ...]]:
+    """The chosen sampling's monthly cost, from the settings, and the three choices
+    side by side; the alarms counted from the stack's target-tracking policies."""
+    publisher = settings.publisher
+    tracked = sum(len(f.policies) for f in fleets)
+    chosen = sampling_cost(
+        publisher.sample_seconds, publisher.memory_mb, publisher.architecture, tracked
+    )
+    return chosen, tuple(comparison(publisher.memory_mb, publisher.architecture, tracked))
 
 
 def _missing_policy_warnings(
@@ -308,14 +326,15 @@ def _metric_rows(schema: PublishedSchema) -> Iterator[MetricRow]:
         schema.metric_name,
         f"{dim}={types}",
         contract.UNIT,
-        "SQS backlog per type (AI: visible + in flight; Video, Messaging: visible)",
+        "SQS backlog per type (AI: visible + in flight; Video, Messaging: visible); "
+        "one standard-resolution datum per minute",
     )
     yield MetricRow(
         schema.backlog_per_instance_metric_name,
         f"{dim}={types}",
         contract.UNIT,
         "tracked backlog (QueueDepth [+ in flight]) / max(capacity per <TYPE>_BACKLOG_DIVISOR, "
-        "1): what target tracking consumes",
+        "1): what target tracking consumes; one datum per sample, high resolution below 60 s",
     )
     yield MetricRow(
         contract.ERROR_METRIC_NAME,

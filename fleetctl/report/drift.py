@@ -24,6 +24,7 @@ from fleetctl.report.extract import (
     asg_worker_type,
     lambda_controls,
     may_set_desired,
+    policy_period,
 )
 from fleetctl.report.model import Drift, DriftKind
 from fleetctl.report.observers import AwsResources, ShownSeries
@@ -49,6 +50,7 @@ def stack_drift(
     return (
         environment_drift(stack, publisher)
         + policy_drift(stack, policies, publisher.schema, type_of_asg)
+        + period_drift(stack, policies, publisher)
         + controller_drift(stack, publisher, asg_by_type, policies)
         + observer_drift(stack, publisher.schema)
         + activation_drift(stack, publisher, asg_by_type)
@@ -122,6 +124,37 @@ def policy_drift(
                     f"scaling policy {name}; two scalers would fight over its desired capacity",
                 )
             )
+    return drift
+
+
+def period_drift(
+    stack: SynthesizedStack, policies: Sequence[Policy], publisher: Publisher
+) -> list[Drift]:
+    """Each target-tracking policy on the tracked series that reads it at another
+    period than the Lambda samples it (``SAMPLE_SECONDS``)."""
+    sampled = publisher.sample_seconds
+    tracked = publisher.schema.backlog_per_instance_metric_name
+    drift: list[Drift] = []
+    for policy in policies:
+        period = policy_period(policy)
+        if sampled is None or period == sampled:
+            continue
+        if not any(metric == tracked for _ns, metric, _dims, _stat in policy.series):
+            continue
+        consequence = (
+            "most of its periods have no datapoint, and target tracking does not act on "
+            "missing data"
+            if period < sampled
+            else "it reacts later than the samples allow"
+        )
+        drift.append(
+            Drift(
+                DriftKind.PERIOD,
+                f"policy {stack.text(policy.block.get('name'))} reads {tracked} every "
+                f"{period} s, but the Lambda samples it every {sampled} s "
+                f"({EnvVar.SAMPLE_SECONDS}): {consequence}",
+            )
+        )
     return drift
 
 

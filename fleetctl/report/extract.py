@@ -18,7 +18,12 @@ from fleetctl.report.model import Consumer
 from fleetctl.report.stack import ReportError, SynthesizedStack
 from modules.settings import EnvironmentSettings
 from worker_metrics import contract
-from worker_metrics.contract import LAMBDA_CONTROLLED_TYPES, EnvVar, WorkerType
+from worker_metrics.contract import (
+    LAMBDA_CONTROLLED_TYPES,
+    SAMPLE_SECONDS_CHOICES,
+    EnvVar,
+    WorkerType,
+)
 
 Series = tuple[str, str, Dimensions, str]
 """``(namespace, metric, dimensions, statistic)`` of one consumed series."""
@@ -34,6 +39,14 @@ class Publisher:
     tenant_on: bool
     schema: PublishedSchema
     statements: tuple[Mapping[str, Any], ...]
+
+    @property
+    def sample_seconds(self) -> int | None:
+        """The Lambda's ``SAMPLE_SECONDS`` (unset: the contract's default), or ``None``
+        when it is not one of 10, 30, 60 (the environment drift names it)."""
+        raw = self.environment.get(EnvVar.SAMPLE_SECONDS, str(contract.DEFAULT_SAMPLE_SECONDS))
+        value = raw.strip()
+        return int(value) if value.isdigit() and int(value) in SAMPLE_SECONDS_CHOICES else None
 
     @property
     def granted(self) -> frozenset[str]:
@@ -234,6 +247,7 @@ def consumer(policy: Policy, asg: Mapping[str, Any], stack: SynthesizedStack) ->
         target=stack.text(config.get("target_value")),
         warmup_seconds=stack.text(warmup),
         disable_scale_in=stack.text(config.get("disable_scale_in", False)),
+        period=stack.text(policy_period(policy)),
     )
 
 
@@ -245,6 +259,14 @@ def may_set_desired(stack: SynthesizedStack, publisher: Publisher, asg_address: 
         and (stack.refers_to(statement_resources(s), asg_address) or "*" in statement_resources(s))
         for s in publisher.statements
     )
+
+
+def policy_period(policy: Policy) -> int:
+    """The period a target-tracking policy reads its metric at: its
+    ``customized_metric_specification.period``, or 60 s, the API's default."""
+    config = policy.block.get("target_tracking_configuration") or {}
+    custom = config.get("customized_metric_specification") or {}
+    return int(custom.get("period") or 60)
 
 
 def lambda_controls(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from fleetctl.report.cost import PRICES_DATE, SamplingCost
+
 DEFAULT_VERIFY_MINUTES = 30
 """Window of the verification commands (the seed's 30 minutes)."""
 
@@ -22,6 +24,9 @@ class DriftKind(enum.Enum):
     """A Lambda-controlled fleet (Video) has a scaling policy."""
     ACTIVATION = "activation"
     """A tracked fleet's activation from zero and the Lambda's grant disagree."""
+    PERIOD = "period"
+    """A policy reads the tracked series at another period than the Lambda samples it
+    (``SAMPLE_SECONDS``): faster, most periods have no datapoint; slower, it reacts late."""
     ENVIRONMENT = "environment"
     """The Lambda's environment disagrees with the contract."""
     EMPTY_WIDGET = "empty-widget"
@@ -60,6 +65,7 @@ class Consumer:
     target: str
     warmup_seconds: str
     disable_scale_in: str
+    period: str = "60"
 
 
 @dataclass(frozen=True)
@@ -148,6 +154,10 @@ class Report:
     verify_minutes: int
     widgets: tuple[WidgetRow, ...] = ()
     alarms: tuple[AlarmRow, ...] = ()
+    sample_seconds: int = 60
+    cost: SamplingCost | None = None
+    cost_comparison: tuple[SamplingCost, ...] = ()
+    cost_prices_date: str = PRICES_DATE
     bash_commands: str = ""
     powershell_commands: str = ""
     drift: list[Drift] = field(default_factory=list)
