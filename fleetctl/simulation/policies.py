@@ -30,7 +30,8 @@
 How target tracking is fed (``TrackedScaler``), and how sure we are:
 
 * **documented:** the policy tracks the ``Average`` of its metric per period
-  (60 s); it scales out proportionally to the group's current capacity, and
+  (``publisher.sample_seconds``: 10, 30 or 60 s, the policy's ``period``; the
+  seed's: 60 s); it scales out proportionally to the group's current capacity, and
   during scale-out instances still warming up count as current capacity, so
   the model is given the group's desired capacity;
 * **assumed:** a period is evaluated when it closes (the datapoint a tick
@@ -72,8 +73,8 @@ KEDA_COOLDOWN_SECONDS = 300.0
 HPA_TOLERANCE = 0.1
 HPA_SCALE_DOWN_WINDOW_SECONDS = 300.0
 HPA_SCALE_UP_PERIOD_SECONDS = 15.0
-METRIC_PERIOD_SECONDS = 60.0
-"""Period of the datapoints the target-tracking alarms evaluate."""
+SEED_PERIOD_SECONDS = 60
+"""The seed's policies read one-minute datapoints of a once-a-minute Lambda."""
 
 _STATIC = re.compile(r"^static:(\d{1,5})$")
 
@@ -85,8 +86,9 @@ class PolicyError(InputError):
 class TrackedScaler:
     """A target-tracking policy on one group, fed the datapoints of one series.
 
-    A tick's datum lands in its one-minute period; the alarms evaluate a
-    period when it closes (the Average of its datapoints, or missing data).
+    A tick's datum lands in its period (the policy's ``period_seconds``); the
+    alarms evaluate a period when it closes (the Average of its datapoints, or
+    missing data).
     The model gets the group's desired capacity as current capacity: AWS counts
     instances still warming up as capacity during scale-out.
     """
@@ -103,16 +105,17 @@ class TrackedScaler:
         self.model = TargetTrackingModel(policy)
         self._value = value
         self._periods: dict[int, list[float]] = defaultdict(list)
-        world.engine.call_at(METRIC_PERIOD_SECONDS, self._evaluate, Priority.EVALUATE)
+        self.period = float(policy.period_seconds)
+        world.engine.call_at(self.period, self._evaluate, Priority.EVALUATE)
 
     def datum(self, now: float, plan: TickPlan) -> None:
         value = self._value(plan)
         if value is not None:
-            self._periods[int(now // METRIC_PERIOD_SECONDS)].append(value)
+            self._periods[int(now // self.period)].append(value)
 
     def _evaluate(self, now: float) -> None:
-        self.world.engine.call_at(now + METRIC_PERIOD_SECONDS, self._evaluate, Priority.EVALUATE)
-        period = round(now / METRIC_PERIOD_SECONDS) - 1
+        self.world.engine.call_at(now + self.period, self._evaluate, Priority.EVALUATE)
+        period = round(now / self.period) - 1
         values = self._periods.pop(period, None)
         metric = sum(values) / len(values) if values else None
         group = self.fleet.group
@@ -121,14 +124,16 @@ class TrackedScaler:
             group.set_desired(decision.desired)
 
 
-def tracking_policy(fleet: FleetWorld) -> TargetTrackingPolicy:
-    """The target-tracking policy the stack deploys for ``fleet``, from its settings."""
+def tracking_policy(fleet: FleetWorld, period_seconds: int = 60) -> TargetTrackingPolicy:
+    """The target-tracking policy the stack deploys for ``fleet``, from its settings;
+    ``period_seconds``: the publisher's ``sample_seconds``."""
     settings = fleet.settings
     return TargetTrackingPolicy(
         target_value=float(settings.target_messages_per_instance),
         min_size=settings.min_size,
         max_size=settings.max_size,
         instance_warmup_seconds=float(settings.instance_warmup_seconds),
+        period_seconds=period_seconds,
     )
 
 
@@ -151,8 +156,9 @@ class Current:
         publisher = SimulatedPublisher(world, environment, faults)
         for worker_type in TARGET_TRACKED_TYPES:
             fleet = world.fleets[worker_type]
+            period = environment.publisher.sample_seconds
             scaler = TrackedScaler(
-                world, fleet, tracking_policy(fleet), _series("backlog", worker_type)
+                world, fleet, tracking_policy(fleet, period), _series("backlog", worker_type)
             )
             publisher.listeners.append(scaler.datum)
         for fleet in world.fleets.values():
@@ -168,7 +174,9 @@ class Seed:
     name: str = "seed"
 
     def attach(self, world: World, environment: EnvironmentSettings, faults: Faults) -> None:
-        publisher = SimulatedPublisher(world, environment, faults, apply_writes=False)
+        publisher = SimulatedPublisher(
+            world, environment, faults, apply_writes=False, sample_seconds=SEED_PERIOD_SECONDS
+        )
         for worker_type in TARGET_TRACKED_TYPES:
             fleet = world.fleets[worker_type]
             policy = TargetTrackingPolicy(
@@ -176,6 +184,7 @@ class Seed:
                 min_size=fleet.settings.min_size,
                 max_size=fleet.settings.max_size,
                 instance_warmup_seconds=SEED_WARMUP_SECONDS,
+                period_seconds=SEED_PERIOD_SECONDS,
             )
             scaler = TrackedScaler(world, fleet, policy, _series("depth", worker_type))
             publisher.listeners.append(scaler.datum)

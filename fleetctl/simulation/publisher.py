@@ -7,8 +7,13 @@ environment (``modules.publisher_environment``) and read back with
 ``<name_prefix>-<fleet>-workers``. So the simulated Lambda follows every
 setting and every change of the decision code.
 
-Each tick (every ``schedule`` interval, from 0): the queue counts are read as
-they were ``count_lag_seconds`` before (``LaggedCounts``), a throttled read
+Each invocation (every ``schedule`` interval, from 0) samples every
+``publisher.sample_seconds`` (``worker_metrics.sampling``): one tick per sample,
+all of an invocation's ticks keyed by its minute, so the Video scale-in marker
+acts as in the Lambda (one step per minute, scale-out at every sample). A
+simulated sample takes no time, so none is ever late or skipped. Each tick:
+the queue counts are read as they were ``count_lag_seconds`` before
+(``LaggedCounts``, one snapshot per sample), a throttled read
 leaves its type out, and each group is described the way
 DescribeAutoScalingGroups lists it and parsed by the Lambda's own
 ``FleetState.from_group``. ``plan_tick`` decides; the listeners (the policies
@@ -87,10 +92,13 @@ def tick_key(now: float) -> str:
 
 
 class SimulatedPublisher:
-    """The Lambda of ``world``, ticking on ``environment.publisher.schedule``.
+    """The Lambda of ``world``, invoked on ``environment.publisher.schedule`` and
+    sampling every ``publisher.sample_seconds`` within each invocation.
 
     ``apply_writes``: default true; false for a policy that replaces the
     Lambda's capacity decisions (``seed``) and only consumes its datums.
+    ``sample_seconds``: default the settings'; the seed's Lambda sampled once
+    per invocation (60).
     """
 
     def __init__(
@@ -100,6 +108,7 @@ class SimulatedPublisher:
         faults: Faults,
         *,
         apply_writes: bool = True,
+        sample_seconds: int | None = None,
     ) -> None:
         self.world = world
         self.faults = faults
@@ -111,13 +120,14 @@ class SimulatedPublisher:
                 f"publisher.schedule = {environment.publisher.schedule!r}: no interval"
             )
         self.interval = float(interval)
+        self.sample_seconds = float(sample_seconds or environment.publisher.sample_seconds)
         self.listeners: list[Listener] = []
         self.ticks = 0
         self._groups = {fleet.group.name: fleet.group for fleet in world.fleets.values()}
         self._readers = {
             worker_type: LaggedCounts(
                 world.engine,
-                self.interval,
+                self.sample_seconds,
                 fleet.settings.workload.count_lag_seconds,
                 fleet.queue.counts,
             )
@@ -126,7 +136,7 @@ class SimulatedPublisher:
         world.engine.call_at(0.0, self._tick, Priority.READ)
 
     def _tick(self, now: float) -> None:
-        self.world.engine.call_at(now + self.interval, self._tick, Priority.READ)
+        self.world.engine.call_at(now + self.sample_seconds, self._tick, Priority.READ)
         # Every reader consumes its snapshot, run or not, so the lag stays aligned.
         read = {t: reader.read(now) for t, reader in self._readers.items()}
         minute = int(now // 60)
@@ -139,7 +149,9 @@ class SimulatedPublisher:
             t: FleetState.from_group(describe(fleet.group))
             for t, fleet in self.world.fleets.items()
         }
-        plan = plan_tick(self.config, Observation(counts, fleets), tick_key(now))
+        # Every sample of an invocation shares its key: the invocation's minute.
+        invoked_at = now - now % self.interval
+        plan = plan_tick(self.config, Observation(counts, fleets), tick_key(invoked_at))
         self.ticks += 1
         for worker_type, fleet in self.world.fleets.items():
             if worker_type not in plan.queue_depth:

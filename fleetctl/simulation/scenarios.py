@@ -53,6 +53,21 @@ class Workload:
     fleets: Mapping[WorkerType, FleetArrivals]
     faults: Faults = field(default_factory=Faults)
 
+    def shifted(self, seconds: float) -> Workload:
+        """The same arrivals and bursts ``seconds`` later (the horizon too): a burst
+        that lands mid-minute instead of on a publisher's tick. Faults stay put."""
+        fleets = {
+            t: FleetArrivals(a.times + seconds, a.queue_index, tuple(b + seconds for b in a.bursts))
+            for t, a in self.fleets.items()
+        }
+        return Workload(
+            f"{self.name}+{seconds:g}s",
+            f"{self.description}, {seconds:g} s later",
+            self.horizon + seconds,
+            fleets,
+            self.faults,
+        )
+
 
 Builder = Callable[
     [FleetSettings, np.random.Generator, float], tuple[np.ndarray, tuple[float, ...]]

@@ -20,8 +20,14 @@ AI, VIDEO, MESSAGING = WorkerType.AI, WorkerType.VIDEO, WorkerType.MESSAGING
 
 def test_current_runs_an_ai_burst_to_max_size_while_instances_boot() -> None:
     # GIVEN prod as it was: AI boots in 240 s, min 1, max 20, target 20, BacklogPerInstance
-    # over in-service instances; a 100-message burst
-    env = environment("prod", "fleets.ai.min_size=1", "fleets.ai.backlog_divisor=in_service")
+    # over in-service instances; a 100-message burst; one-minute datapoints (the bound
+    # below counts their scale-in pace: AlarmLow after 15 of them, a step per minute)
+    env = environment(
+        "prod",
+        "fleets.ai.min_size=1",
+        "fleets.ai.backlog_divisor=in_service",
+        "publisher.sample_seconds=60",
+    )
     needed = math.ceil(100 / env.fleet(AI).target_messages_per_instance)
 
     # WHEN the deployed policy meets it
