@@ -190,6 +190,12 @@ def goals_table(
             "| Lambda tick, 100 vs 3 queues | ≤ 2x | not measured (no bench/lambda_tick.py"
             " result) | n/a |"
         )
+    sampling = runs.get("sampling")
+    if sampling is not None and sampling.ok:
+        for row in sampling.data["goal_rows"]:
+            # A row without a verdict is informative: its delay is SQS's count lag.
+            result = "n/a (SQS count lag)" if row["ok"] is None else verdict(row["ok"])
+            rows.append(f"| {row['item']} | {row['goal']} | {row['measured']} | {result} |")
     scale = runs.get("synth_scale")
     if scale is not None and scale.ok:
         fit, goals = scale.data["fit"], scale.data["goals"]
@@ -259,6 +265,7 @@ def render(
             "",
         ]
     titles = {
+        "sampling": "Sampling every 10, 30 or 60 s (bench/sampling.py)",
         "make_targets": "No-op `make synth` and `make validate`",
         "plan_local": "`terraform plan` against the local AWS",
         "synth_scale": "Scale case: 50 fleets, 200 queues",
