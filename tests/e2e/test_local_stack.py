@@ -72,7 +72,8 @@ def test_zip_handler_publishes_the_contract_and_video_follows_the_backlog(
             desired.append(group.desired)
 
     # THEN Video scaled out to the backlog at once (ceil(5 / messages per instance)
-    # of the settings), then in one instance per tick
+    # of the settings), then in one instance per tick: per minute, though each
+    # invocation samples six times
     per_instance = deployed.settings.fleet(WorkerType.VIDEO).target_messages_per_instance
     peak = math.ceil(5 / per_instance)
     assert peak > 1
@@ -93,14 +94,17 @@ def test_zip_handler_publishes_the_contract_and_video_follows_the_backlog(
         first,
     )
     assert depth == 5
+    # The tracked series has a datum per sample (10 s): the first one, before Video
+    # scaled out, is 5 visible / max(0 in service, 1)
     per_instance = read_datapoint(
         clients["cloudwatch"],
         outputs.metric_namespace,
         outputs.backlog_per_instance_metric_name,
         WorkerType.VIDEO,
         first,
+        period_seconds=10,
     )
-    assert per_instance == 5  # 5 visible / max(0 in service, 1)
+    assert per_instance == 5
 
 
 def test_the_dashboard_and_alarms_read_back_as_synthesized(
