@@ -108,3 +108,16 @@ def test_cost_arithmetic() -> None:
     assert sampling_cost(10, 256, "x86_64", 2).total > ten.total
     with pytest.raises(ValueError, match="architecture = 'sparc'"):
         sampling_cost(10, 256, "sparc", 2)
+
+
+def test_the_readme_cost_table_is_what_the_cost_module_computes() -> None:
+    # GIVEN the README's cost table (prod's 256 MB arm64 publisher, 2 policies)
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    # WHEN the cost module prices each choice  THEN the README shows exactly its figures
+    for cost in comparison(256, "arm64", 2):
+        lambda_usd = cost.lines[0].usd + cost.lines[1].usd
+        row = (
+            f"| {cost.sample_seconds} s | ${lambda_usd:.2f} | ${cost.lines[2].usd:.2f} |"
+            f" ${cost.lines[3].usd:.2f} | ${cost.total:.2f} |"
+        )
+        assert row in readme, row
