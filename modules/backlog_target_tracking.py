@@ -35,7 +35,6 @@ from modules.aws import (
     AutoscalingPolicyTargetTrackingConfigurationCustomizedMetricSpecification,
     AutoscalingPolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricDimension,
 )
-from modules.settings.publisher import TRACKED_PERIOD_SECONDS
 from modules.worker_fleet import WorkerFleet
 from worker_metrics.contract import (
     DEFAULT_BACKLOG_PER_INSTANCE_METRIC_NAME,
@@ -97,7 +96,7 @@ class BacklogTargetTracking(Construct):
         self.fleet = fleet
         self.target_value = float(fleet.settings.target_messages_per_instance)
         # The period of the datapoints the policy evaluates (the dashboard plots at it).
-        self.period_seconds = TRACKED_PERIOD_SECONDS
+        self.period_seconds = self.metric.period_seconds
         self.policy = AutoscalingPolicy(
             self,
             "policy",

@@ -129,7 +129,7 @@ class PublisherAlarms:
                 scope,
                 f"tracked-missing-data-alarm-{worker_type.name.lower()}",
                 alarm_name=f"{name_prefix}-tracked-missing-{worker_type.name.lower()}",
-                alarm_description=(
+                alarm_description=RunbookSection.MISSING_TRACKED_SERIES.describe(
                     f"{tracked_metric_name} for WorkerType={worker_type.value} missing in "
                     f"{missing} of the last {periods} periods of {tracked_period_seconds} s: "
                     "its target-tracking policy cannot scale out on time, nor scale in."

@@ -19,6 +19,7 @@ class RunbookSection(enum.Enum):
 
     LAMBDA_ERRORS = "Queue-depth Lambda errors"
     MISSING_QUEUE_DEPTH = "QueueDepth missing"
+    MISSING_TRACKED_SERIES = "Tracked series missing"
     CAPACITY_EXHAUSTED = "Fleet capacity exhausted"
     MESSAGES_WAITING_TOO_LONG = "Messages waiting too long"
     DEAD_LETTER_QUEUE = "Dead-letter queue not empty"

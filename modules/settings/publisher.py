@@ -23,9 +23,11 @@ _SECRET_ARN = re.compile(
 _SNS_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+$")
 
 TRACKED_PERIOD_SECONDS = 60
-"""Period of the datapoints the target-tracking policies evaluate: the
-publisher must deliver one datapoint per period, or the policies see gaps
-(missing data: no scale-in, and no scale-out until three datapoints breach)."""
+"""The longest interval between two invocations: each invocation samples its
+minute every ``sample_seconds`` (the tracked series' period, 10, 30 or 60 s)
+and publishes ``QueueDepth`` once (its period, 60 s). A slower schedule leaves
+the policies gaps (missing data: no scale-in, and no scale-out until three
+datapoints breach)."""
 
 _EVERY_MINUTE_CRON_MINUTES = {"*", "0/1", "*/1"}
 

@@ -134,7 +134,8 @@ def test_each_fleet_row_follows_its_settings_and_its_policy(
             target = policies[t]["target_tracking_configuration"]["target_value"]
             assert _series(tracked) == [["Academy/Workers", "BacklogPerInstance", "WorkerType", t]]
             assert _annotations(tracked) == {f"target {target:g}": target}
-            assert tracked["period"] == 60
+            # at the policy's period: the publisher's sampling
+            assert tracked["period"] == settings.publisher.sample_seconds == 10
         else:
             rule = widgets[f"{t}: the Lambda's rule (instances)"]
             per_instance = f"{fleet.target_messages_per_instance:g}"
@@ -169,28 +170,30 @@ def test_each_fleet_row_follows_its_settings_and_its_policy(
     assert _annotations(duration) == {"timeout": settings.publisher.timeout_seconds * 1000}
 
 
-def test_the_tracked_graph_follows_the_policys_period(
-    lambda_zip: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_tracked_graph_follows_the_policys_period(lambda_zip: Path) -> None:
+    import dataclasses
+
     from cdktf import App
 
-    import modules.backlog_target_tracking as tracking
     from modules.worker_stack import WorkerAutoscalingStack
 
-    # GIVEN target-tracking policies that evaluate 10-second datapoints
-    monkeypatch.setattr(tracking, "TRACKED_PERIOD_SECONDS", 10)
+    # GIVEN policies that evaluate 30-second datapoints (publisher.sample_seconds = 30)
+    local = load_environment("local")
+    settings = dataclasses.replace(
+        local, publisher=dataclasses.replace(local.publisher, sample_seconds=30)
+    )
 
     # WHEN the local stack is built
-    stack = WorkerAutoscalingStack(App(), settings=load_environment("local"), lambda_zip=lambda_zip)
+    stack = WorkerAutoscalingStack(App(), settings=settings, lambda_zip=lambda_zip)
 
-    # THEN the tracked graphs are plotted at 10 s, the AWS metrics stay at 60 s
+    # THEN the tracked graphs are plotted at 30 s, the AWS metrics stay at 60 s
     periods = {
         w["properties"]["title"]: w["properties"]["period"]
         for w in stack.dashboard.body["widgets"]
         if w["type"] == "metric"
     }
-    assert periods["AI: BacklogPerInstance (tracked)"] == 10
-    assert periods["Messaging: BacklogPerInstance (tracked)"] == 10
+    assert periods["AI: BacklogPerInstance (tracked)"] == 30
+    assert periods["Messaging: BacklogPerInstance (tracked)"] == 30
     assert periods["AI: capacity (instances)"] == 60
 
 
