@@ -103,6 +103,7 @@ class WorkerAutoscalingStack(TerraformStack):
             alarms=[
                 self.publisher.errors_alarm,
                 *self.publisher.missing_data_alarms,
+                *self.publisher.tracked_missing_data_alarms,
                 *(alarm for fleet_alarms in self.fleet_alarms for alarm in fleet_alarms.alarms),
             ],
         )
