@@ -32,7 +32,8 @@ def client_config(api_timeout_seconds: float) -> Config:
 
     Each attempt waits at most ``min(timeout, 2)`` s to connect and ``timeout``
     s to read, so a single call gives up after about ``MAX_ATTEMPTS * (2 +
-    timeout)`` s (21 s with the default 5 s), below a 30 s Lambda timeout. A
+    timeout)`` s (21 s with the default 5 s). A slow call makes the samples
+    after it late: they are skipped and counted (``sampling``), not stacked. A
     tick has four sequential stages, so an endpoint that hangs on every stage
     can still reach the Lambda timeout; that too ends as a Lambda error.
     Adaptive mode adds client-side rate limiting after throttling errors. The
