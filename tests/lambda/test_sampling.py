@@ -28,6 +28,7 @@ from worker_metrics.sampling import (
     samples_per_invocation,
     storage_resolution,
 )
+from worker_metrics.tick import publish_skipped
 
 T = datetime(2025, 2, 21, 5, 0, tzinfo=UTC)
 QUEUE_URL = "https://sqs.ap-northeast-2.amazonaws.com/123456789012"
@@ -337,3 +338,17 @@ def test_the_writer_checks_sample_seconds_and_writes_the_default() -> None:
     # AND a period target tracking does not accept is refused, named
     with pytest.raises(ValueError, match=r"^sample_seconds = 20: must be one of 10, 30, 60"):
         lambda_environment(queue_urls=urls, asg_names=ASG_NAMES, sample_seconds=20)
+
+
+def test_a_failed_publish_of_the_trailing_skips_is_an_error_of_every_type(
+    aws: LocalAws,
+) -> None:
+    # GIVEN CloudWatch throttling PutMetricData
+    config = PublisherConfig.from_env(aws.environment())
+    throttled = FailingCalls(aws.cloudwatch, "put_metric_data", "Throttling")
+    # WHEN the skips no sample carried are published on their own
+    errors = publish_skipped(config, clients(aws, cloudwatch=throttled), 3, T)
+    # THEN the failure is recorded for every type (the metric has no WorkerType)
+    assert [(e.worker_type, e.stage, e.error_code) for e in errors] == [
+        (t, "put_metric_data", "Throttling") for t in WorkerType
+    ]
