@@ -9,7 +9,8 @@ The decisions are ``plan.plan_tick``'s (pure, shared with the workload
 simulator); this module does the I/O around them.
 
 ``run_tick`` takes its clients as arguments (real boto3, moto or botocore
-``Stubber`` clients) and returns a ``TickResult``; it never raises for an AWS
+``Stubber`` clients) and returns a ``TickResult`` (``tick_result``, with the
+failures and the log lines); it never raises for an AWS
 failure. Instead every failure becomes a ``TickError``, a ``PublisherErrors``
 datum and an error log line, and the caller (the handler) raises at the end, so
 the Lambda's Errors alarm fires after the tick has done all it could.
@@ -30,14 +31,12 @@ counted under its own ``Stage``.
 
 from __future__ import annotations
 
-import json
-import logging
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -54,7 +53,7 @@ from worker_metrics.publish import (
     samples_skipped_datum,
     worker_type_of,
 )
-from worker_metrics.sampling import InvocationResult, Sample
+from worker_metrics.sampling import Sample
 from worker_metrics.sqs_backlog import (
     QueueCounts,
     QueueReadError,
@@ -62,7 +61,26 @@ from worker_metrics.sqs_backlog import (
     read_queues,
     sum_counts,
 )
-from worker_metrics.video_capacity import Decision
+from worker_metrics.tick_result import (
+    TickError,
+    TickFailed,
+    TickResult,
+    VideoOutcome,
+    emit_logs,
+)
+
+__all__ = [
+    "AwsClients",
+    "MetricSource",
+    "TickError",
+    "TickFailed",
+    "TickResult",
+    "VideoOutcome",
+    "emit_logs",
+    "publish_skipped",
+    "run_tick",
+    "tick_time",
+]
 
 
 @dataclass(frozen=True)
@@ -89,111 +107,6 @@ class MetricSource:
     stage: str
     worker_type: WorkerType
     collect: Callable[[datetime], Sequence[Datum]]
-
-
-@dataclass(frozen=True)
-class TickError:
-    """One failed call: which type it hurt, at which stage, on what, and why."""
-
-    worker_type: WorkerType
-    stage: str
-    error_code: str
-    message: str
-    resource: str = ""
-
-    def log_record(self) -> dict[str, Any]:
-        """The structured error log line."""
-        return {
-            "event": "publisher_error",
-            "worker_type": self.worker_type.value,
-            "stage": self.stage,
-            "error_code": self.error_code,
-            "resource": self.resource,
-            "message": self.message,
-        }
-
-
-@dataclass(frozen=True)
-class VideoOutcome:
-    """What the tick did to a fleet it writes: Video, or a tracked fleet it activated.
-
-    ``decision`` is ``None`` when the fleet was not touched because an input
-    was missing (``skipped`` says which). ``applied`` is true when
-    SetDesiredCapacity was called and succeeded.
-    """
-
-    decision: Decision | None
-    applied: bool = False
-    skipped: str = ""
-
-
-@dataclass
-class TickResult:
-    """Everything one tick observed and did; the log line and the demo read it.
-
-    ``sample``: the slot of its invocation. ``queue_depth_published``: the types
-    whose ``QueueDepth`` datum it published (the loop owes the others).
-    """
-
-    timestamp: datetime
-    sample: int = 0
-    queue_depth: dict[WorkerType, int] = field(default_factory=dict)
-    backlog_per_instance: dict[WorkerType, float] = field(default_factory=dict)
-    in_service: dict[WorkerType, int] = field(default_factory=dict)
-    video: VideoOutcome = field(default_factory=lambda: VideoOutcome(None))
-    activation: dict[WorkerType, VideoOutcome] = field(default_factory=dict)
-    api_calls: dict[str, int] = field(default_factory=dict)
-    errors: list[TickError] = field(default_factory=list)
-    durations_ms: dict[str, float] = field(default_factory=dict)
-    datums_published: int = 0
-    queue_depth_published: set[WorkerType] = field(default_factory=set)
-
-    @property
-    def ok(self) -> bool:
-        """True if nothing failed."""
-        return not self.errors
-
-    def log_record(self) -> dict[str, Any]:
-        """The one structured log line of the tick."""
-        decision = self.video.decision
-        return {
-            "event": "tick",
-            "timestamp": self.timestamp.isoformat(),
-            "sample": self.sample,
-            "queue_depth": {t.value: v for t, v in self.queue_depth.items()},
-            "backlog_per_instance": {t.value: v for t, v in self.backlog_per_instance.items()},
-            "in_service": {t.value: v for t, v in self.in_service.items()},
-            "video": {
-                "previous": decision.previous if decision else None,
-                "desired": decision.desired if decision else None,
-                "action": decision.action.value if decision else "skipped",
-                "reason": decision.reason if decision else self.video.skipped,
-                "applied": self.video.applied,
-            },
-            # Only the tracked fleets the Lambda started from zero this tick.
-            "activation": {
-                t.value: {
-                    "desired": o.decision.desired if o.decision else None,
-                    "reason": o.decision.reason if o.decision else "",
-                    "applied": o.applied,
-                }
-                for t, o in self.activation.items()
-            },
-            "api_calls": dict(sorted(self.api_calls.items())),
-            "durations_ms": {k: round(v, 1) for k, v in self.durations_ms.items()},
-            "datums_published": self.datums_published,
-            "errors": len(self.errors),
-        }
-
-
-class TickFailed(RuntimeError):
-    """Raised by the handler after an invocation with errors, so the Lambda Errors
-    alarm fires. ``result``: the ``InvocationResult`` (or a single ``TickResult``)."""
-
-    def __init__(self, result: TickResult | InvocationResult) -> None:
-        stages = sorted({f"{e.worker_type.value}/{e.stage}" for e in result.errors})
-        super().__init__(f"{len(result.errors)} failure(s) this tick: {', '.join(stages)}")
-        self.result = result
 
 
 def tick_time(event: object, now: datetime | None = None) -> datetime:
@@ -496,10 +409,3 @@ def publish_skipped(
                 for t in WorkerType
             ]
     return errors
-
-
-def emit_logs(result: TickResult, logger: logging.Logger) -> None:
-    """Write one JSON error line per failure, then the tick's JSON line."""
-    for error in result.errors:
-        logger.error(json.dumps(error.log_record(), sort_keys=True))
-    logger.info(json.dumps(result.log_record(), sort_keys=True))
