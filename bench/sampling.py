@@ -11,11 +11,18 @@ the median over those phases, with min and max.
 * **→ decision**: from the burst's first message to the first instance launched
   for it (the simulator launches when desired capacity rises: the Lambda's
   Video decision, target tracking's AlarmHigh for AI and Messaging);
-* **p95 wait**: enqueue to job start, 95th percentile;
+* **p95 wait**: enqueue to job start, 95th percentile; **jobs killed by
+  scale-in** (median over the phases): a shorter period also makes scale-in
+  sooner (AlarmLow after 15 datapoints of the period: assumed), and an
+  unprotected busy instance loses its job;
 * both with the counts read fresh (``count_lag_seconds = 0``: what the sampling
   itself costs) and with the simulator's default 60 s lag (SQS's approximate
   counts "may not be consistent until at least a minute after producers stop",
   modelled as a pure delay: a pessimistic bound);
+* a day of ``diurnal`` traffic at each choice (fresh counts, one run: the
+  phase of a day-long run does not matter): p95 wait, jobs killed by scale-in,
+  instance-hours and their on-demand cost (the simulator's prices), because a
+  shorter period also changes how soon the fleets scale in;
 * the monthly cost of each choice (``fleetctl.report.cost``, from prod's
   publisher settings) and its extra over 60 s.
 
@@ -80,6 +87,7 @@ def measure(sample_seconds: int, lag: int | None, name: str, runs: int) -> dict[
     env = environment(sample_seconds, lag)
     decided: dict[WorkerType, list[float]] = {t: [] for t in WorkerType}
     waits: dict[WorkerType, list[float]] = {t: [] for t in WorkerType}
+    killed: dict[WorkerType, list[float]] = {t: [] for t in WorkerType}
     undecided: dict[WorkerType, int] = {t: 0 for t in WorkerType}
     for index in range(runs):
         workload = scenario(name).build(env, SEED).shifted(index * 60 / runs)
@@ -91,13 +99,31 @@ def measure(sample_seconds: int, lag: int | None, name: str, runs: int) -> dict[
             else:
                 decided[worker_type].append(reaction.to_launch)
             waits[worker_type].append(fleet.wait_p95)
+            killed[worker_type].append(float(fleet.killed_by_scale_in))
     return {
         t.value: {
             "decision_s": spread(decided[t]) if decided[t] else None,
             "undecided_runs": undecided[t],
             "wait_p95_s": spread(waits[t]),
+            "killed_by_scale_in": spread(killed[t]),
         }
         for t in WorkerType
+    }
+
+
+def day(sample_seconds: int) -> dict[str, Any]:
+    """A day of ``diurnal`` traffic: each fleet's p95 wait, kills, instance-hours, cost."""
+    env = environment(sample_seconds, 0)
+    workload = scenario("diurnal").build(env, SEED, 1)
+    result, _ = simulate(env, workload, parse_policies("current"), SEED)
+    return {
+        t.value: {
+            "wait_p95_s": fleet.wait_p95,
+            "killed_by_scale_in": fleet.killed_by_scale_in,
+            "instance_hours": fleet.instance_hours,
+            "cost_usd": fleet.cost_usd,
+        }
+        for t, fleet in result.policies["current"].items()
     }
 
 
@@ -126,16 +152,37 @@ def markdown(data: dict[str, Any]) -> str:
             f"**{lag_label}**",
             "",
             "| scenario | sampling | AI → decision | Video → decision | Messaging → decision |"
-            " AI p95 wait | Video p95 wait | Messaging p95 wait |",
-            "|---|---|---|---|---|---|---|---|",
+            " AI p95 wait | Video p95 wait | Messaging p95 wait | jobs killed by scale-in"
+            " (AI / Video / Messaging) |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for name in SCENARIOS:
             for seconds in SAMPLE_SECONDS_CHOICES:
                 row = data["cases"][lag_key][name][str(seconds)]
                 decisions = [_cell(row[t.value]["decision_s"]) for t in WorkerType]
                 waits = [_cell(row[t.value]["wait_p95_s"]) for t in WorkerType]
-                lines.append(f"| {name} | {seconds} s | {' | '.join([*decisions, *waits])} |")
+                kills = " / ".join(
+                    f"{row[t.value]['killed_by_scale_in']['median']:.0f}" for t in WorkerType
+                )
+                cells = " | ".join([*decisions, *waits, kills])
+                lines.append(f"| {name} | {seconds} s | {cells} |")
         lines.append("")
+    lines += [
+        "**A day of `diurnal` traffic** (counts fresh, one run each): p95 wait / jobs killed by"
+        " scale-in / instance-hours (on-demand $)",
+        "",
+        "| sampling | AI | Video | Messaging |",
+        "|---|---|---|---|",
+    ]
+    for seconds in SAMPLE_SECONDS_CHOICES:
+        fleets = data["day"][str(seconds)]
+        cells = [
+            f"{f['wait_p95_s']:.0f} s / {f['killed_by_scale_in']} / {f['instance_hours']:.1f} h"
+            + ("" if f["cost_usd"] is None else f" (${f['cost_usd']:.2f})")
+            for f in (fleets[t.value] for t in WorkerType)
+        ]
+        lines.append(f"| {seconds} s | {' | '.join(cells)} |")
+    lines.append("")
     lines += [
         "**Monthly cost of the sampling** (`fleetctl.report.cost`: prod's 256 MB arm64,"
         " 2 policies)",
@@ -173,6 +220,10 @@ def main(argv: list[str] | None = None) -> int:
             for seconds in SAMPLE_SECONDS_CHOICES:
                 log(f"sampling: {name}, {seconds} s, count lag {lag_key} s")
                 cases[lag_key][name][str(seconds)] = measure(seconds, lag, name, runs)
+    days = {}
+    for seconds in SAMPLE_SECONDS_CHOICES:
+        log(f"sampling: a day of diurnal traffic at {seconds} s")
+        days[str(seconds)] = day(seconds)
     settings = load_environment(ENV).publisher
     costs = {
         s: sampling_cost(s, settings.memory_mb, settings.architecture, 2) for s in (10, 30, 60)
@@ -225,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         "runs": runs,
         "seconds": round(time.perf_counter() - started, 1),
         "cases": cases,
+        "day": days,
         "cost_usd": cost_usd,
         "goals": goals,
         "goal_rows": goal_rows,

@@ -39,7 +39,11 @@ What the model reproduces (NOTES §3):
 * Warmup: instances launched within ``instance_warmup_seconds`` are still
   warming up. During that window a further scale-out happens only when the new
   proportional capacity exceeds the capacity already asked for (the warming
-  instances are not added twice), and there is no scale-in.
+  instances are not added twice), and there is no scale-in. Instances another
+  controller launched (the Lambda's activation from zero: the capacity grew
+  between two evaluations without this policy) warm up too; without that, a
+  policy whose AlarmLow is armed by an idle fleet (15 low datapoints: 150 s at
+  10 s) would scale in the instances the Lambda just started.
 * ``disable_scale_in``; results are clamped to ``[min_size, max_size]``.
 
 There are no cooldowns: ``ScaleInCooldown``/``ScaleOutCooldown`` belong to
@@ -180,6 +184,7 @@ class TargetTrackingModel:
         self._last_evaluated_at: float | None = None
         self._scaled_out_at: float | None = None
         self._scaled_out_to = 0
+        self._expected_capacity: int | None = None
 
     @property
     def datapoints(self) -> tuple[float | None, ...]:
@@ -201,8 +206,15 @@ class TargetTrackingModel:
         negative or non-finite metric.
         """
         self._record(now, metric, capacity)
-        policy = self.policy
+        if self._expected_capacity is not None and capacity > self._expected_capacity:
+            # Launched by another controller since the last evaluation: warming up.
+            self._scaled_out_at, self._scaled_out_to = now, capacity
+        decision = self._decide(now, metric, capacity)
+        self._expected_capacity = capacity if decision.desired is None else decision.desired
+        return decision
 
+    def _decide(self, now: float, metric: float | None, capacity: int) -> ScalingDecision:
+        policy = self.policy
         if metric is None:
             return ScalingDecision(None, "insufficient data: no datapoint this period")
 

@@ -369,3 +369,18 @@ def test_a_period_target_tracking_does_not_accept_is_refused(period: int) -> Non
         ValueError, match=rf"'period_seconds' must be one of 10, 30, 60, got {period}"
     ):
         _policy(period_seconds=period)
+
+
+def test_instances_another_controller_launched_warm_up_too() -> None:
+    # GIVEN a 10 s policy on an idle fleet at zero: 15 low datapoints arm AlarmLow
+    model = TargetTrackingModel(_policy(period_seconds=10, instance_warmup_seconds=60))
+    for i in range(1, 16):
+        model.evaluate(i * 10, 0.0, capacity=0)
+    # WHEN the Lambda's activation starts 5 instances before the next evaluation,
+    # whose datapoint (from before the burst) is still low
+    decision = model.evaluate(160, 0.0, capacity=5)
+    # THEN they are warming up: no scale-in of what was just launched
+    assert decision.desired is None and "in warmup" in decision.reason
+    # AND once the warmup is over, a still-low metric scales in as before
+    later = [model.evaluate(160 + 10 * i, 0.0, capacity=5) for i in range(1, 7)]
+    assert later[-1].desired == 4
