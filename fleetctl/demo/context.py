@@ -45,9 +45,9 @@ class Scenario:
     at zero by about tick 25.
     ``arrivals``: default 4 Video encodes at 0:25 of tick 10 and 60 AI messages
     per queue at 0:05 of tick 12, both fleets idle at zero by then: with 10-s
-    sampling the Lambda starts Video at the sample of 0:30, and AI's policy has
-    its three high datapoints by 0:40, within the minute they arrived in (at
-    60 s: the next minute, and three minutes later).
+    sampling the Lambda starts Video at the sample of 0:30 and activates AI at
+    the sample of 0:10, within the minute they arrived in (at 60 s: the next
+    minute).
     """
 
     burst_per_queue: Mapping[WorkerType, int] = field(
