@@ -29,6 +29,7 @@ SUBCOMMANDS: dict[str, str] = {
     "demo": "fleetctl.demo",
     "simulate": "fleetctl.simulation.simulate_cli",
     "diagram": "fleetctl.diagram",
+    "trace": "fleetctl.simulation.trace_cli",
 }
 """Subcommand name -> module implementing the interface above."""
 

@@ -75,15 +75,15 @@ def simulate(
     seed: int,
     extra_faults: Faults | None = None,
     progress: Progress | None = None,
-    keep_worlds: bool = False,
-) -> tuple[RunResult, dict[str, World]]:
-    """Run every policy on ``workload``. Returns the results and, with
-    ``keep_worlds``, each policy's world (for the charts)."""
+    on_world: Callable[[str, World], None] | None = None,
+) -> RunResult:
+    """Run every policy on ``workload`` and return the results. ``on_world(policy,
+    world)`` sees each policy's world once it ran (for the charts), before the next
+    policy runs, so a long run keeps one world in memory at a time."""
     faults = workload.faults if extra_faults is None else workload.faults.merged(extra_faults)
     jobs = traffic(environment, workload, seed)
     results: dict[str, dict[WorkerType, FleetResult]] = {}
     events: dict[str, int] = {}
-    worlds: dict[str, World] = {}
     for policy in policies:
         report = None
         if progress is not None:
@@ -96,8 +96,9 @@ def simulate(
             environment, workload, jobs, policy, seed, faults, report
         )
         events[policy.name] = world.engine.events
-        if keep_worlds:
-            worlds[policy.name] = world
+        if on_world is not None:
+            on_world(policy.name, world)
+        del world
     result = RunResult(
         environment=environment.name,
         workload=workload.name,
@@ -107,4 +108,4 @@ def simulate(
         policies=results,
         events=events,
     )
-    return result, worlds
+    return result

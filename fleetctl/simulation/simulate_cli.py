@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from fleetctl.simulation.errors import InputError
 from fleetctl.simulation.faults import parse_faults
@@ -22,8 +22,12 @@ from fleetctl.simulation.results import text_report
 from fleetctl.simulation.run import simulate
 from fleetctl.simulation.scenarios import DAY, SCENARIOS, Workload, scenario
 from fleetctl.simulation.trace import read_trace
+from fleetctl.simulation.world import World
 from modules.settings import EnvironmentSettings, available_environments, load_environment
 from modules.settings.overrides import Override, OverrideError
+
+if TYPE_CHECKING:
+    from fleetctl.simulation.report.charts import Chart
 
 HELP = "Simulate the fleets on a scenario or a trace and compare scaling policies"
 DESCRIPTION = __doc__ or ""
@@ -71,6 +75,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="outage:START-END, throttle:[TYPE:]START-END[:P] or lose:TYPE:MINUTE (minutes)",
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="also write DIR/simulation.html and one PNG chart per policy and fleet",
+    )
 
 
 def load_workload(args: argparse.Namespace) -> tuple[EnvironmentSettings, Workload]:
@@ -127,11 +137,23 @@ def run(args: argparse.Namespace) -> int:
     except (InputError, OverrideError) as error:
         print(f"fleetctl simulate: {error}", file=sys.stderr)
         return 2
-    bar = (
-        ProgressBar(sys.stderr, len(policies)) if workload.horizon >= PROGRESS_MIN_SECONDS else None
-    )
-    result, _worlds = simulate(environment, workload, policies, args.seed, faults, bar)
+    long_run = workload.horizon >= PROGRESS_MIN_SECONDS
+    bar = ProgressBar(sys.stderr, len(policies)) if long_run else None
+    charts: list[Chart] = []
+    on_world = None
+    if args.out is not None:
+        from fleetctl.simulation.report.charts import world_charts  # matplotlib: only for --out
+
+        def on_world(policy: str, world: World) -> None:
+            charts.extend(world_charts(policy, world))
+
+    result = simulate(environment, workload, policies, args.seed, faults, bar, on_world)
     if bar is not None:
         bar.close()
     print(result.to_json() if args.json else text_report(result), end="" if args.json else "\n")
+    if args.out is not None:
+        from fleetctl.simulation.report.html import write_report
+
+        written = write_report(result, charts, args.out)
+        print(f"wrote {written[0]} and {len(written) - 1} PNG charts", file=sys.stderr)
     return 0

@@ -136,3 +136,26 @@ def test_a_malformed_trace_row_names_its_line(
     assert code == 2
     assert len(err.strip().splitlines()) == 1
     assert f"{trace} {message}" in err
+
+
+def test_out_writes_the_html_report_and_a_png_per_policy_and_fleet(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # GIVEN / WHEN the burst runs under two policies with --out
+    code, _out, err = simulate(
+        capsys, "--scenario", "burst", "--policy", "current,static:2", "--out", str(tmp_path)
+    )
+
+    # THEN the HTML holds the table and the six charts, written as PNG files too
+    assert code == 0
+    pngs = sorted(p.name for p in tmp_path.glob("*.png"))
+    assert pngs == sorted(
+        f"{policy}-{fleet}.png"
+        for policy in ("current", "static-2")
+        for fleet in ("ai", "video", "messaging")
+    )
+    assert all((tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for name in pngs)
+    page = (tmp_path / "simulation.html").read_text()
+    assert page.count("data:image/png;base64,") == 6
+    assert "<td>static:2</td>" in page and "lower bound" in page
+    assert "simulation.html and 6 PNG charts" in err
