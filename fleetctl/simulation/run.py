@@ -95,6 +95,8 @@ def simulate(
         world, results[policy.name] = run_policy(
             environment, workload, jobs, policy, seed, faults, report
         )
+        if report is not None:
+            report(workload.horizon)
         events[policy.name] = world.engine.events
         if on_world is not None:
             on_world(policy.name, world)

@@ -3,9 +3,11 @@
 Runs a built-in scenario or a recorded trace through the simulator
 (``fleetctl.simulation``) under each policy, and prints one row per policy and
 fleet: wait percentiles, jobs done and killed, instance-hours, cost,
-efficiency against the lower bound, reaction and scale actions. Exit 0, or 2
-with one line for bad input (unknown scenario or policy, a malformed trace row,
-an unknown or invalid ``--set``).
+efficiency against the lower bound, reaction and scale actions. ``--out DIR``
+adds an HTML report with charts and the charts as PNG. ``--recommend --slo``
+searches the cheapest target that meets a wait SLO (exit 1 if none does).
+Exit 0, or 2 with one line for bad input (unknown scenario or policy, a
+malformed trace row, an unknown or invalid ``--set``, an impossible SLO).
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from fleetctl.simulation.errors import InputError
-from fleetctl.simulation.faults import parse_faults
+from fleetctl.simulation.faults import Faults, parse_faults
 from fleetctl.simulation.policies import parse_policies
+from fleetctl.simulation.recommend import Slo, recommend
+from fleetctl.simulation.recommend import render as render_recommendation
 from fleetctl.simulation.results import text_report
 from fleetctl.simulation.run import simulate
 from fleetctl.simulation.scenarios import DAY, SCENARIOS, Workload, scenario
@@ -37,6 +41,8 @@ EPILOG = """examples:
   fleetctl simulate --env prod --trace traffic.csv --set fleets.ai.target_messages_per_instance=10
   fleetctl simulate --env prod --scenario burst --set fleets.ai.workload.boot_seconds=300 --json
   fleetctl simulate --env prod --scenario steady --fault lose:ai:30 --fault outage:40-55
+  fleetctl simulate --env prod --scenario burst --out out/simulation
+  fleetctl simulate --env prod --scenario diurnal --recommend --slo 'ai:p95_wait<=120s'
 
 scenarios:
 """ + "\n".join(f"  {s.name:<17} {s.description}" for s in SCENARIOS.values())
@@ -76,6 +82,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument(
+        "--recommend",
+        action="store_true",
+        help="search the cheapest target_messages_per_instance that meets each --slo",
+    )
+    parser.add_argument(
+        "--slo",
+        action="append",
+        default=[],
+        metavar="TYPE:METRIC<=LIMIT",
+        help="with --recommend: e.g. 'ai:p95_wait<=120s' (p50/p95/p99/max_wait; s or min)",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         metavar="DIR",
@@ -94,6 +112,28 @@ def load_workload(args: argparse.Namespace) -> tuple[EnvironmentSettings, Worklo
     else:
         workload = scenario(args.scenario).build(environment, args.seed, args.days)
     return environment, workload
+
+
+def run_recommend(
+    args: argparse.Namespace, environment: EnvironmentSettings, workload: Workload, faults: Faults
+) -> int:
+    """``--recommend``: one search per ``--slo``; exit 0 if each found a target, else 1."""
+    if not (args.recommend and args.slo):
+        raise InputError("--recommend needs at least one --slo, and --slo needs --recommend")
+    slos = [Slo.parse(text) for text in args.slo]
+    base = [Override.parse(text) for text in args.set]
+    found = True
+    for number, slo in enumerate(slos):
+        key = f"fleets.{environment.fleet(slo.worker_type).key}.target_messages_per_instance"
+
+        def load(target: float | None, key: str = key) -> EnvironmentSettings:
+            extra = [] if target is None else [Override(key, target)]
+            return load_environment(args.env, overrides=[*base, *extra])
+
+        recommendation = recommend(load, workload, slo, args.seed, faults)
+        print(("\n" if number else "") + render_recommendation(recommendation, workload, args.env))
+        found = found and recommendation.best is not None
+    return 0 if found else 1
 
 
 class ProgressBar:
@@ -134,6 +174,8 @@ def run(args: argparse.Namespace) -> int:
         environment, workload = load_workload(args)
         policies = parse_policies(args.policy)
         faults = parse_faults(args.fault, args.seed)
+        if args.recommend or args.slo:
+            return run_recommend(args, environment, workload, faults)
     except (InputError, OverrideError) as error:
         print(f"fleetctl simulate: {error}", file=sys.stderr)
         return 2

@@ -159,3 +159,15 @@ def test_out_writes_the_html_report_and_a_png_per_policy_and_fleet(
     assert page.count("data:image/png;base64,") == 6
     assert "<td>static:2</td>" in page and "lower bound" in page
     assert "simulation.html and 6 PNG charts" in err
+
+
+def test_a_long_run_shows_progress_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN / WHEN a two-day run (stderr is not a terminal here: a line per quarter)
+    code, out, err = simulate(
+        capsys, "--scenario", "trickle", "--days", "2", "--policy", "static:1"
+    )
+
+    # THEN the bar reaches 100 % on stderr and the table stays on stdout
+    assert code == 0
+    assert "simulating static:1" in err and "100%" in err
+    assert "simulating" not in out
