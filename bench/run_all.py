@@ -206,6 +206,21 @@ def goals_table(
             f" {fit['last_over_first_step']:.2f} (R² {fit['r_squared']:.3f},"
             f" {fit['seconds_per_fleet'] * 1000:.0f} ms/fleet) | {verdict(goals['linear'])} |",
         ]
+    speed = runs.get("simulation_speed")
+    if speed is not None and speed.ok:
+        d = speed.data
+        rows.append(
+            f"| Simulator: a week of prod, diurnal (≥ 1 M jobs) | ≤ 60 s |"
+            f" {d['week_wall_s']['median']:.1f} s, {d['jobs']:,} jobs, {d['events_per_s']:,}"
+            f" events/s | {verdict(d['goals']['week_le_60s'] and d['goals']['jobs_ge_1m'])} |"
+        )
+    quality = runs.get("scaling_quality")
+    if quality is not None and quality.ok:
+        same = quality.data["goals"]["deterministic"]
+        rows.append(
+            f"| Simulator: same seed, same bytes (8 scenarios x 3 policies) | identical |"
+            f" {'identical' if same else 'different'} | {verdict(same)} |"
+        )
     backlog = runs.get("backlog_query")
     if backlog is not None and backlog.ok:
         for line in backlog.data.get("goals", []):
@@ -271,6 +286,8 @@ def render(
         "synth_scale": "Scale case: 50 fleets, 200 queues",
         "lambda_tick": "Lambda tick (bench/lambda_tick.py)",
         "backlog_query": "Backlog query (bench/backlog_query.py)",
+        "simulation_speed": "Simulator speed (bench/simulation_speed.py)",
+        "scaling_quality": "Scaling quality: scenario x policy x fleet (bench/scaling_quality.py)",
     }
     for name, run in runs.items():
         out += [

@@ -171,6 +171,7 @@ class RunResult:
             "seed": self.seed,
             "horizon_seconds": self.horizon_seconds,
             "prices": {"region": PRICE_REGION, "date": PRICE_DATE},
+            "events": dict(self.events),
             "policies": {
                 name: {t.value: asdict(result) for t, result in fleets.items()}
                 for name, fleets in self.policies.items()

@@ -1,0 +1,107 @@
+"""Scaling quality: every built-in scenario x policy (current, seed, keda) x fleet, on prod.
+
+Each scenario runs once per policy with seed 1 through ``fleetctl.simulation``
+(the same code as ``fleetctl simulate``): the runs are deterministic, so one
+run is the figure (``--runs`` only checks that a second run gives the same
+bytes). Columns: p95 wait, instance-hours and the lower bound (the jobs' run
+time per slot), efficiency, jobs killed by scale-in, and reaction from a
+burst's first message to the first instance launched / first job started.
+The issues on sizing (13), safe scale-in (14) and sampling (15) measure
+against this table.
+
+Usage: python bench/scaling_quality.py [--runs 5] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+from _measure import bench_arguments, log, machine, write_json
+
+from fleetctl.simulation.policies import parse_policies
+from fleetctl.simulation.results import FleetResult, RunResult
+from fleetctl.simulation.run import simulate
+from fleetctl.simulation.scenarios import SCENARIOS
+from modules.settings import load_environment
+
+ENVIRONMENT = "prod"
+POLICIES = "current,seed,keda"
+SEED = 1
+
+
+def run_all() -> dict[str, RunResult]:
+    environment = load_environment(ENVIRONMENT)
+    policies = parse_policies(POLICIES)
+    results: dict[str, RunResult] = {}
+    for name, scenario in SCENARIOS.items():
+        started = time.perf_counter()
+        workload = scenario.build(environment, SEED)
+        results[name] = simulate(environment, workload, policies, SEED)
+        log(f"{name}: {time.perf_counter() - started:.1f} s")
+    return results
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.0f} s" if value < 600 else f"{value / 60:.1f} min"
+
+
+def _reaction(fleet: FleetResult) -> str:
+    reaction = fleet.slowest_reaction
+    if reaction is None:
+        return "—"
+    return f"{_seconds(reaction.to_launch)} / {_seconds(reaction.to_first_job)}"
+
+
+def markdown(results: dict[str, RunResult]) -> str:
+    lines = [
+        f"`{ENVIRONMENT}` settings, seed {SEED}; scenarios and definitions in README,"
+        " *Simulating your traffic*. Reaction: a burst's first message to the first instance"
+        " launched / to its first job started (the slowest burst).",
+        "",
+        "| Scenario | Policy | Fleet | p95 wait | Instance-hours (lower bound) | Efficiency"
+        " | Killed by scale-in | Reaction |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for scenario, result in results.items():
+        for policy, fleets in result.policies.items():
+            for worker_type, fleet in fleets.items():
+                efficiency = "—" if fleet.efficiency is None else f"{fleet.efficiency:.0%}"
+                lines.append(
+                    f"| {scenario} | {policy} | {worker_type.value} | {_seconds(fleet.wait_p95)}"
+                    f" | {fleet.instance_hours:.2f} ({fleet.lower_bound_hours:.2f})"
+                    f" | {efficiency} | {fleet.killed_by_scale_in} | {_reaction(fleet)} |"
+                )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = bench_arguments(__doc__, "runs (deterministic: the first is the figure)", argv)
+    first = run_all()
+    second = run_all()
+    same = all(first[name].to_json() == second[name].to_json() for name in first)
+    if not same:
+        log("scaling_quality: two runs with the same seed differ")
+    print(markdown(first))
+    print()
+    print(
+        f"Deterministic: a second run with the same seed gave {'the same' if same else 'DIFFERENT'}"
+        " bytes."
+    )
+    document: dict[str, Any] = {
+        "machine": machine(),
+        "benchmark": "scaling_quality",
+        "deterministic": same,
+        "results": {name: json.loads(result.to_json()) for name, result in first.items()},
+        "goals": {"deterministic": same},
+    }
+    write_json(args.json, document)
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
