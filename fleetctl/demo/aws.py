@@ -96,12 +96,14 @@ class GroupState:
     in_service: int
     min_size: int
     max_size: int
+    instance_ids: tuple[str, ...] = ()
+    """The in-service instances (the demo's workers run on them)."""
 
 
 def describe_groups(
     autoscaling: Any, names: Mapping[WorkerType, str]
 ) -> dict[WorkerType, GroupState]:
-    """Desired and in-service counts of each fleet's ASG (one DescribeAutoScalingGroups)."""
+    """Desired and in-service instances of each fleet's ASG (one DescribeAutoScalingGroups)."""
     by_name = {name: worker_type for worker_type, name in names.items()}
     groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=list(by_name))
     states = {}
@@ -109,11 +111,17 @@ def describe_groups(
         worker_type = by_name.get(group["AutoScalingGroupName"])
         if worker_type is None:
             continue
-        in_service = sum(
-            1 for i in group.get("Instances", []) if i.get("LifecycleState") == "InService"
+        serving = tuple(
+            str(i["InstanceId"])
+            for i in group.get("Instances", [])
+            if i.get("LifecycleState") == "InService"
         )
         states[worker_type] = GroupState(
-            int(group["DesiredCapacity"]), in_service, int(group["MinSize"]), int(group["MaxSize"])
+            int(group["DesiredCapacity"]),
+            len(serving),
+            int(group["MinSize"]),
+            int(group["MaxSize"]),
+            serving,
         )
     missing = [t.value for t in names if t not in states]
     if missing:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,15 +35,16 @@ class Arrival:
 
 @dataclass(frozen=True)
 class Scenario:
-    """The simulated work.
+    """The simulated work: ``fleetctl simulate``'s ``burst`` scenario on the real queues,
+    then later arrivals.
 
-    ``burst_per_queue``: messages sent to each queue of a fleet at tick 0.
-    ``messages_per_instance``: messages one in-service instance finishes per
-    tick (a message is in flight for one tick). Defaults: AI 60 per queue (two
-    queues) at 8, Video 12 at 1 (one encode per instance, as the Lambda's
-    ``VIDEO_JOBS_PER_INSTANCE``), Messaging 80 at 10. With the local targets
-    (20 messages per instance) they scale out in the first minutes and are back
-    at zero by about tick 25.
+    ``burst_per_queue``: messages sent to each queue of a fleet at tick 0;
+    default ``None``: each fleet's ``workload.burst_messages`` spread over its
+    queues. The workers (boot, jobs per instance, job durations) follow
+    ``[fleets.<type>.workload]`` and ``jobs_per_instance`` (``fleetctl.demo.workers``).
+    With the local settings (AI 120 messages of 7.5 s, Video 12 of 60 s,
+    Messaging 80 of 6 s, a 60 s boot, targets of 20 messages per instance) the
+    fleets scale out in the first minutes and are back at zero by about tick 25.
     ``arrivals``: default 4 Video encodes at 0:25 of tick 10 and 60 AI messages
     per queue at 0:05 of tick 12, both fleets idle at zero by then: with 10-s
     sampling the Lambda starts Video at the sample of 0:30 and activates AI at
@@ -50,16 +52,18 @@ class Scenario:
     minute).
     """
 
-    burst_per_queue: Mapping[WorkerType, int] = field(
-        default_factory=lambda: {WorkerType.AI: 60, WorkerType.VIDEO: 12, WorkerType.MESSAGING: 80}
-    )
-    messages_per_instance: Mapping[WorkerType, int] = field(
-        default_factory=lambda: {WorkerType.AI: 8, WorkerType.VIDEO: 1, WorkerType.MESSAGING: 10}
-    )
+    burst_per_queue: Mapping[WorkerType, int] | None = None
     arrivals: tuple[Arrival, ...] = (
         Arrival(10, 25, {WorkerType.VIDEO: 4}),
         Arrival(12, 5, {WorkerType.AI: 60}),
     )
+
+    def per_queue(self, settings: EnvironmentSettings, worker_type: WorkerType) -> int:
+        """Messages of the tick-0 burst to send to each queue of ``worker_type``'s fleet."""
+        if self.burst_per_queue is not None:
+            return self.burst_per_queue[worker_type]
+        fleet = settings.fleet(worker_type)
+        return math.ceil(fleet.workload.burst_messages / len(fleet.queues))
 
 
 @dataclass

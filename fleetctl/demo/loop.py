@@ -1,6 +1,7 @@
 """Step 5 of the demo: the tick loop, one simulated minute per tick.
 
-Each tick the simulated workers consume the queues, the handler from the built
+Each tick the simulated workers (``fleetctl.demo.workers``: the simulator's
+worker model) consume the queues, the handler from the built
 zip runs on the tick's scheduled event, and the target-tracking model scales AI
 and Messaging from the ``BacklogPerInstance`` datapoint the handler published.
 One table row per tick: queue depth, messages in flight and desired/in-service
@@ -23,12 +24,12 @@ from fleetctl.demo.aws import (
     read_datapoint,
     scheduled_event,
 )
-from fleetctl.demo.context import Arrival, RunContext, Scenario
+from fleetctl.demo.context import Arrival, RunContext
 from fleetctl.demo.output import say
+from fleetctl.demo.workers import SqsWorkers, StepResult
 from fleetctl.local_aws import LocalAws
 from fleetctl.simulation.target_tracking import ScalingDecision, TargetTrackingModel
 from fleetctl.stack_outputs import StackOutputs
-from fleetctl.worker_simulator import SimulatedFleet, StepResult, WorkerSimulator
 from fleetctl.zip_handler import ZipHandler
 from worker_metrics.contract import TARGET_TRACKED_TYPES, WorkerType
 
@@ -44,6 +45,7 @@ class FleetTrace:
     completed: int = 0
     scale_outs: int = 0
     scale_ins: int = 0
+    killed: int = 0
 
 
 @dataclass
@@ -61,7 +63,7 @@ class LoopState:
     autoscaling: Any
     cloudwatch: Any
     asg_names: dict[WorkerType, str]
-    simulator: WorkerSimulator
+    simulator: SqsWorkers
     models: dict[WorkerType, TargetTrackingModel]
     traces: dict[WorkerType, FleetTrace]
     handler_environment: dict[str, str]
@@ -116,15 +118,11 @@ def set_up_loop(context: RunContext, aws: LocalAws, clients: Mapping[str, Any]) 
     assert outputs is not None  # set by deploy()
     autoscaling = clients["autoscaling"]
     asg_names = {t: f.asg_name for t, f in outputs.fleets.items()}
-    simulator = WorkerSimulator(
-        clients["sqs"],
-        {
-            t: SimulatedFleet(t, f.queue_urls, context.scenario.messages_per_instance[t])
-            for t, f in outputs.fleets.items()
-        },
+    simulator = SqsWorkers(
+        clients["sqs"], {t: f.queue_urls for t, f in outputs.fleets.items()}, context.settings
     )
     models = _deployed_models(autoscaling, outputs, asg_names)
-    traces = _enqueue_burst(simulator, context.scenario)
+    traces = _enqueue_burst(simulator, context)
     environment = handler_environment(clients["lambda"], outputs.function_name, aws)
     log_path = context.run_dir / "lambda.log"
     clock_start = clock_start_for(datetime.now(UTC), context.ticks)
@@ -171,19 +169,28 @@ def _deployed_models(
     return models
 
 
-def _enqueue_burst(simulator: WorkerSimulator, scenario: Scenario) -> dict[WorkerType, FleetTrace]:
+def _enqueue_burst(simulator: SqsWorkers, context: RunContext) -> dict[WorkerType, FleetTrace]:
     """The scenario's burst sent to every fleet's queues; a trace per fleet with it."""
     traces = {t: FleetTrace() for t in WorkerType}
     for worker_type in WorkerType:
         traces[worker_type].enqueued = simulator.enqueue(
-            worker_type, scenario.burst_per_queue[worker_type]
+            worker_type, context.scenario.per_queue(context.settings, worker_type)
         )
+    workers = []
+    for worker_type in WorkerType:
+        fleet = context.settings.fleet(worker_type)
+        workload = fleet.workload
+        workers.append(
+            f"{worker_type.value} {workload.job_duration} {workload.mean_job_seconds:g} s x "
+            f"{fleet.jobs_per_instance} per instance"
+        )
+    boots = ", ".join(
+        f"{t.value} {context.settings.fleet(t).workload.boot_seconds} s" for t in WorkerType
+    )
     say(
         "  burst: "
         + ", ".join(f"{t.value} {traces[t].enqueued}" for t in WorkerType)
-        + " messages; workers take "
-        + ", ".join(f"{t.value} {scenario.messages_per_instance[t]}" for t in WorkerType)
-        + " per instance per minute"
+        + f" messages; jobs: {', '.join(workers)}; boot: {boots}"
     )
     return traces
 
@@ -199,9 +206,11 @@ def run_tick(
     scenario's arrivals land and the models scale on each datapoint; prints the row.
     Returns the groups after scaling, which the next tick's workers start from."""
     when = loop.clock_start + timedelta(minutes=tick)
-    steps = loop.simulator.step({t: g.in_service for t, g in groups.items()})
+    # The workers run up to the start of this tick's minute (seconds from the clock start).
+    steps = loop.simulator.step(tick * 60.0, {t: g.instance_ids for t, g in groups.items()})
     for worker_type, step in steps.items():
         loop.traces[worker_type].completed += step.completed
+        loop.traces[worker_type].killed += step.killed
     minute = _Minute(loop, tick, when)
     record = _invoke_handler(loop, handler, minute)
     minute.advance(when + timedelta(minutes=1))
@@ -255,7 +264,8 @@ class _Minute:
     def _arrive(self, arrival: Arrival, at: datetime) -> None:
         sent = []
         for worker_type, count in arrival.per_queue.items():
-            total = self.loop.simulator.enqueue(worker_type, count)
+            offset = (at - self.loop.clock_start).total_seconds()
+            total = self.loop.simulator.enqueue(worker_type, count, at=offset)
             self.loop.traces[worker_type].enqueued += total
             sent.append(f"{total} {worker_type.value}")
         self.note(at, f"{', '.join(sent)} messages arrive")
