@@ -29,10 +29,10 @@ class Priority(IntEnum):
     """Arrivals, job ends, boots, messages visible again: the state changes first."""
     SNAPSHOT = 1
     """Approximate-count snapshots see the state of their instant."""
-    READ = 2
-    """Publisher ticks and scaler polls read it."""
-    EVALUATE = 3
-    """Alarm evaluations act on what was published."""
+    EVALUATE = 2
+    """Alarm evaluations act on the period that just closed, before the next tick reads."""
+    READ = 3
+    """Publisher ticks and scaler polls read the state."""
     RECORD = 4
     """The chart recorder sees the result of the instant."""
 

@@ -34,10 +34,15 @@ How target tracking is fed (``TrackedScaler``), and how sure we are:
   seed's: 60 s); it scales out proportionally to the group's current capacity, and
   during scale-out instances still warming up count as current capacity, so
   the model is given the group's desired capacity;
-* **assumed:** a period is evaluated when it closes (the datapoint a tick
-  publishes at ``t`` acts at the next period boundary); the alarms' datapoint
-  counts and the scale-in step are the target-tracking model's own
-  (``target_tracking``: observed, not documented).
+* **assumed:** a period is evaluated as soon as it closes and the group acts at
+  once, before the next tick reads the group (the order the demo uses, and the
+  one behind the figures of issues 12 and 13: a 100-message AI burst with a
+  240 s boot runs to max size when the metric divides by in-service
+  instances, and peaks at 5 when it divides by the capacity asked for). AWS
+  does not document its evaluation delay; a delay past the next tick would
+  make every datapoint one decision stale and overshoot with any divisor;
+* the alarms' datapoint counts and the scale-in step are the target-tracking
+  model's own (``target_tracking``: observed, not documented).
 
 Every policy starts from a warm fleet: its initial desired capacity in service
 at second 0 (``current`` and ``seed``: ``min_size``; ``keda``: 0). Only

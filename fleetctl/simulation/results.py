@@ -265,14 +265,3 @@ def text_report(result: RunResult) -> str:
         f"(slowest burst); cost: on-demand {PRICE_REGION} prices of {PRICE_DATE}"
     )
     return "\n".join([heading, "", render_table(COLUMNS, table_rows(result)), "", legend])
-
-
-def result_mapping(result: RunResult) -> Mapping[str, Mapping[str, FleetResult]]:
-    """Policies -> fleet name -> result (for the report and the bench)."""
-    return {
-        name: {t.value: fleet for t, fleet in fleets.items()}
-        for name, fleets in result.policies.items()
-    }
-
-
-__all__ = ["FleetResult", "Reaction", "RunResult", "WorkerType", "fleet_result", "text_report"]

@@ -9,11 +9,12 @@ jobs; the same seed gives the same results, byte for byte.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
 from fleetctl.simulation.faults import Faults
+from fleetctl.simulation.fleet import InstanceAgent
 from fleetctl.simulation.jobs import sample_durations
 from fleetctl.simulation.policies import Policy
 from fleetctl.simulation.results import FleetResult, RunResult, fleet_result
@@ -58,9 +59,14 @@ def run_policy(
     seed: int,
     faults: Faults,
     progress: Callable[[float], None] | None = None,
+    agents: Mapping[WorkerType, InstanceAgent] | None = None,
 ) -> tuple[World, dict[WorkerType, FleetResult]]:
-    """Run ``policy`` on ``jobs``; the world (for charts) and each fleet's results."""
-    world = World(environment, jobs, workload.horizon, policy_rng(seed, policy.name))
+    """Run ``policy`` on ``jobs``; the world (for charts) and each fleet's results.
+
+    ``agents``: an ``InstanceAgent`` per fleet (none by default: the instance side
+    of draining is issue 14's to plug in).
+    """
+    world = World(environment, jobs, workload.horizon, policy_rng(seed, policy.name), agents)
     policy.attach(world, environment, faults)
     for worker_type, at in faults.lost:
         world.lose_instance(worker_type, at)

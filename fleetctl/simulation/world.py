@@ -60,11 +60,14 @@ class Series:
 
 
 class FleetWorld:
-    """One fleet in the world: queue, group, workers and its counters."""
+    """One fleet in the world: queue, group, workers and its counters.
 
-    def __init__(
-        self, world: World, index: int, settings: FleetSettings, group: AutoScalingGroup | None
-    ) -> None:
+    ``group`` is set by ``World`` (the group reports to this fleet, so it comes second).
+    """
+
+    group: AutoScalingGroup
+
+    def __init__(self, world: World, index: int, settings: FleetSettings) -> None:
         self.world = world
         self.index = index
         self.settings = settings
@@ -73,7 +76,6 @@ class FleetWorld:
             [q.visibility_timeout_seconds for q in settings.queues],
             [q.max_receive_count for q in settings.queues],
         )
-        self.group: AutoScalingGroup = group  # type: ignore[assignment]  # set by World
         self.free: deque[Instance] = deque()
         self.arrived = 0
         self.completed = 0
@@ -161,7 +163,7 @@ class World:
         self.engine = Engine()
         self.fleets: dict[WorkerType, FleetWorld] = {}
         for index, settings in enumerate(environment.fleets):
-            fleet = FleetWorld(self, index, settings, None)
+            fleet = FleetWorld(self, index, settings)
             fleet.group = AutoScalingGroup(
                 name=f"{environment.name_prefix}-{settings.key}-workers",
                 engine=self.engine,

@@ -41,6 +41,33 @@ def test_current_runs_an_ai_burst_to_max_size_while_instances_boot() -> None:
     assert result.instance_hours > baseline + 10 * result.lower_bound_hours
 
 
+def test_dividing_by_the_capacity_asked_for_peaks_at_what_the_backlog_needs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN the same burst, with BacklogPerInstance divided by the desired capacity
+    # instead of the in-service instances (what issue 13 may deploy)
+    real = publisher_module.plan_tick
+
+    def by_desired(config, observation, tick_key):  # type: ignore[no-untyped-def]
+        plan: TickPlan = real(config, observation, tick_key)
+        ratios = dict(plan.backlog_per_instance)
+        for worker_type in (AI, MESSAGING):
+            if worker_type in plan.queue_depth:
+                desired = observation.fleets[worker_type].desired_capacity
+                ratios[worker_type] = plan.queue_depth[worker_type] / max(desired, 1)
+        return TickPlan(plan.queue_depth, ratios, plan.in_service, plan.video, plan.writes)
+
+    in_service = run(environment("prod"), "current", "burst").results[AI]
+    monkeypatch.setattr(publisher_module, "plan_tick", by_desired)
+
+    # WHEN the current policy runs it
+    by_capacity = run(environment("prod"), "current", "burst").results[AI]
+
+    # THEN the fleet peaks at ceil(100 / 20) = 5, not 20, for a fraction of the cost
+    assert (in_service.peak_desired, by_capacity.peak_desired) == (20, 5)
+    assert by_capacity.instance_hours < in_service.instance_hours / 2
+
+
 def test_current_applies_every_write_the_lambda_plans(monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN decision code that also plans a write for the AI group on its first tick
     real = publisher_module.plan_tick

@@ -42,7 +42,7 @@ def test_lognormal_durations_have_the_configured_mean_and_p95() -> None:
         ("boot_seconds=4000", "boot_seconds = 4000: must be 0..3600"),
         ("job_duration='gamma'", "job_duration = 'gamma': must be one of"),
         ("mean_job_seconds=nan", "must be a finite number"),
-        ("p95_job_seconds=10", "p95_job_seconds = 10: must be above mean_job_seconds = 30"),
+        ("p95_job_seconds=10", "p95_job_seconds = 10: must be above mean_job_seconds = 20"),
         ("rate_per_minute=-1", "rate_per_minute = -1: must be a finite number >= 0"),
         ("diurnal_amplitude=1.5", "diurnal_amplitude = 1.5: must be 0..1"),
         ("count_lag_seconds=2.5", "count_lag_seconds = 2.5: must be a whole number"),
@@ -51,13 +51,13 @@ def test_lognormal_durations_have_the_configured_mean_and_p95() -> None:
 def test_a_bad_workload_setting_is_one_line_naming_file_setting_and_value(
     setting: str, message: str
 ) -> None:
-    # GIVEN / WHEN a bad value reaches the local environment's AI workload
+    # GIVEN / WHEN a bad value reaches the dev environment's AI workload (lognormal)
     with pytest.raises(SettingsError) as error:
-        environment("local", f"fleets.ai.workload.{setting}")
+        environment("dev", f"fleets.ai.workload.{setting}")
 
     # THEN the error names the file, the setting and the value, on one line
     text = str(error.value)
-    assert text.startswith("config/local.toml with --set: fleets.ai.workload.")
+    assert text.startswith("config/dev.toml with --set: fleets.ai.workload.")
     assert message in text
     assert "\n" not in text
 
