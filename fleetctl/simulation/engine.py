@@ -29,11 +29,13 @@ class Priority(IntEnum):
     """Arrivals, job ends, boots, messages visible again: the state changes first."""
     SNAPSHOT = 1
     """Approximate-count snapshots see the state of their instant."""
-    EVALUATE = 2
-    """Alarm evaluations act on the period that just closed, before the next tick reads."""
+    ACT_BEFORE_READ = 2
+    """An alarm that acts before the tick of the same instant reads (an option)."""
     READ = 3
     """Publisher ticks and scaler polls read the state."""
-    RECORD = 4
+    EVALUATE = 4
+    """Alarm evaluations act on the period that just closed, after the tick read."""
+    RECORD = 5
     """The chart recorder sees the result of the instant."""
 
 

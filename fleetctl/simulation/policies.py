@@ -34,13 +34,16 @@ How target tracking is fed (``TrackedScaler``), and how sure we are:
   seed's: 60 s); it scales out proportionally to the group's current capacity, and
   during scale-out instances still warming up count as current capacity, so
   the model is given the group's desired capacity;
-* **assumed:** a period is evaluated as soon as it closes and the group acts at
-  once, before the next tick reads the group (the order the demo uses, and the
-  one behind the figures of issues 12 and 13: a 100-message AI burst with a
-  240 s boot runs to max size when the metric divides by in-service
-  instances, and peaks at 5 when it divides by the capacity asked for). AWS
-  does not document its evaluation delay; a delay past the next tick would
-  make every datapoint one decision stale and overshoot with any divisor;
+* **assumed:** a period is evaluated when it closes, and by default the group
+  acts **after** the tick of that instant has read it: CloudWatch evaluates a
+  closed period with some delay (undocumented), while the next tick fires on
+  time, so the datum of the minute in which target tracking acts was computed
+  before it acted, and the next evaluation multiplies the new capacity by
+  that stale ratio. ``Current(alarm_before_tick=True)`` takes the other order
+  (the demo's, and the one behind issue 12's figure: dividing by the capacity
+  asked for, a 100-message AI burst on a warm fleet of 1 with a 240 s boot
+  peaks at 5; with the default order it goes 1 -> 5 -> 20, as with in-service
+  instances it does under both). Both are tested;
 * the alarms' datapoint counts and the scale-in step are the target-tracking
   model's own (``target_tracking``: observed, not documented).
 
@@ -93,7 +96,8 @@ class TrackedScaler:
 
     A tick's datum lands in its period (the policy's ``period_seconds``); the
     alarms evaluate a period when it closes (the Average of its datapoints, or
-    missing data).
+    missing data), after the tick of that instant, or before it with
+    ``act_before_tick``.
     The model gets the group's desired capacity as current capacity: AWS counts
     instances still warming up as capacity during scale-out.
     """
@@ -104,6 +108,7 @@ class TrackedScaler:
         fleet: FleetWorld,
         policy: TargetTrackingPolicy,
         value: Callable[[TickPlan], float | None],
+        act_before_tick: bool = False,
     ) -> None:
         self.world = world
         self.fleet = fleet
@@ -111,7 +116,8 @@ class TrackedScaler:
         self._value = value
         self._periods: dict[int, list[float]] = defaultdict(list)
         self.period = float(policy.period_seconds)
-        world.engine.call_at(self.period, self._evaluate, Priority.EVALUATE)
+        self._priority = Priority.ACT_BEFORE_READ if act_before_tick else Priority.EVALUATE
+        world.engine.call_at(self.period, self._evaluate, self._priority)
 
     def datum(self, now: float, plan: TickPlan) -> None:
         value = self._value(plan)
@@ -119,7 +125,7 @@ class TrackedScaler:
             self._periods[int(now // self.period)].append(value)
 
     def _evaluate(self, now: float) -> None:
-        self.world.engine.call_at(now + self.period, self._evaluate, Priority.EVALUATE)
+        self.world.engine.call_at(now + self.period, self._evaluate, self._priority)
         period = round(now / self.period) - 1
         values = self._periods.pop(period, None)
         metric = sum(values) / len(values) if values else None
@@ -153,17 +159,23 @@ def _series(name: str, worker_type: WorkerType) -> Callable[[TickPlan], float | 
 
 @dataclass(frozen=True)
 class Current:
-    """What the environment's settings deploy today (module doc)."""
+    """What the environment's settings deploy today (module doc).
+
+    ``alarm_before_tick``: default false; the order of an alarm's action and the
+    tick of the same instant (module doc).
+    """
 
     name: str = "current"
+    alarm_before_tick: bool = False
 
     def attach(self, world: World, environment: EnvironmentSettings, faults: Faults) -> None:
         publisher = SimulatedPublisher(world, environment, faults)
         for worker_type in TARGET_TRACKED_TYPES:
             fleet = world.fleets[worker_type]
             period = environment.publisher.sample_seconds
+            series = _series("backlog", worker_type)
             scaler = TrackedScaler(
-                world, fleet, tracking_policy(fleet, period), _series("backlog", worker_type)
+                world, fleet, tracking_policy(fleet, period), series, self.alarm_before_tick
             )
             publisher.listeners.append(scaler.datum)
         for fleet in world.fleets.values():

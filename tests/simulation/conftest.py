@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fleetctl.simulation.faults import Faults
-from fleetctl.simulation.policies import parse_policies
+from fleetctl.simulation.policies import Policy, parse_policies
 from fleetctl.simulation.results import FleetResult
 from fleetctl.simulation.run import run_policy, traffic
 from fleetctl.simulation.scenarios import Workload, scenario
@@ -50,7 +50,7 @@ class Ran:
 
 def run(
     env: EnvironmentSettings,
-    policy: str,
+    policy: str | Policy,
     workload: Workload | str = "burst",
     seed: int = 1,
     days: float | None = None,
@@ -61,5 +61,6 @@ def run(
         workload = scenario(workload).build(env, seed, days)
     jobs = traffic(env, workload, seed)
     merged = workload.faults if faults is None else workload.faults.merged(faults)
-    world, results = run_policy(env, workload, jobs, parse_policies(policy)[0], seed, merged)
+    chosen = parse_policies(policy)[0] if isinstance(policy, str) else policy
+    world, results = run_policy(env, workload, jobs, chosen, seed, merged)
     return Ran(world, results)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import fleetctl.simulation.publisher as publisher_module
-from fleetctl.simulation.policies import PolicyError, parse_policies
+from fleetctl.simulation.policies import Current, PolicyError, parse_policies
 from fleetctl.simulation.scenarios import BURST_AT
 from tests.simulation.conftest import environment, run
 from worker_metrics.contract import WorkerType
@@ -41,31 +41,30 @@ def test_current_runs_an_ai_burst_to_max_size_while_instances_boot() -> None:
     assert result.instance_hours > baseline + 10 * result.lower_bound_hours
 
 
-def test_dividing_by_the_capacity_asked_for_peaks_at_what_the_backlog_needs(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize(
+    ("divisor", "alarm_before_tick", "peak"),
+    [
+        ("in_service", False, 20),
+        ("in_service", True, 20),
+        ("desired", True, 5),
+        ("desired", False, 20),  # the datum of the minute it acted is one decision stale
+    ],
+)
+def test_the_burst_peak_depends_on_the_divisor_and_on_when_the_alarm_acts(
+    divisor: str, alarm_before_tick: bool, peak: int
 ) -> None:
-    # GIVEN the same burst, with BacklogPerInstance divided by the desired capacity
-    # instead of the in-service instances (what issue 13 may deploy)
-    real = publisher_module.plan_tick
+    # GIVEN a warm AI fleet of 1 (240 s boot, max 20, target 20) and a 100-message burst,
+    # BacklogPerInstance over in-service instances or over the capacity asked for
+    env = environment("prod", "fleets.ai.min_size=1", f"fleets.ai.backlog_divisor={divisor}")
 
-    def by_desired(config, observation, tick_key):  # type: ignore[no-untyped-def]
-        plan: TickPlan = real(config, observation, tick_key)
-        ratios = dict(plan.backlog_per_instance)
-        for worker_type in (AI, MESSAGING):
-            if worker_type in plan.queue_depth:
-                desired = observation.fleets[worker_type].desired_capacity
-                ratios[worker_type] = plan.queue_depth[worker_type] / max(desired, 1)
-        return TickPlan(plan.queue_depth, ratios, plan.in_service, plan.video, plan.writes)
+    # WHEN the current policy meets it, the alarm acting before or after the tick
+    # of the same instant reads the group
+    result = run(env, Current(alarm_before_tick=alarm_before_tick), "burst").results[AI]
 
-    in_service = run(environment("prod"), "current", "burst").results[AI]
-    monkeypatch.setattr(publisher_module, "plan_tick", by_desired)
-
-    # WHEN the current policy runs it
-    by_capacity = run(environment("prod"), "current", "burst").results[AI]
-
-    # THEN the fleet peaks at ceil(100 / 20) = 5, not 20, for a fraction of the cost
-    assert (in_service.peak_desired, by_capacity.peak_desired) == (20, 5)
-    assert by_capacity.instance_hours < in_service.instance_hours / 2
+    # THEN issue 12's calibration: in-service instances run to max size either way;
+    # the capacity asked for peaks at ceil(100 / 20) = 5 when the alarm acts first
+    assert result.peak_desired == peak
+    assert result.completed == 100
 
 
 def test_current_applies_every_write_the_lambda_plans(monkeypatch: pytest.MonkeyPatch) -> None:
