@@ -91,7 +91,7 @@ def measure(sample_seconds: int, lag: int | None, name: str, runs: int) -> dict[
     undecided: dict[WorkerType, int] = {t: 0 for t in WorkerType}
     for index in range(runs):
         workload = scenario(name).build(env, SEED).shifted(index * 60 / runs)
-        result, _ = simulate(env, workload, parse_policies("current"), SEED)
+        result = simulate(env, workload, parse_policies("current"), SEED)
         for worker_type, fleet in result.policies["current"].items():
             reaction = fleet.reactions[0] if fleet.reactions else None
             if reaction is None or reaction.to_launch is None:
@@ -115,7 +115,7 @@ def day(sample_seconds: int) -> dict[str, Any]:
     """A day of ``diurnal`` traffic: each fleet's p95 wait, kills, instance-hours, cost."""
     env = environment(sample_seconds, 0)
     workload = scenario("diurnal").build(env, SEED, 1)
-    result, _ = simulate(env, workload, parse_policies("current"), SEED)
+    result = simulate(env, workload, parse_policies("current"), SEED)
     return {
         t.value: {
             "wait_p95_s": fleet.wait_p95,
