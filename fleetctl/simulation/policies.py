@@ -7,7 +7,8 @@
   model (``target_tracking``) from each fleet's settings (target, warmup,
   min/max), fed the series the Lambda publishes for them (``BacklogPerInstance``).
 * ``seed``: the old system as the seed report describes it: target tracking
-  on the raw ``QueueDepth`` Average, target 20, for AI and Messaging, with the
+  on the raw ``QueueDepth`` Average, target 20, for AI and Messaging (at least
+  one instance each: it had no way out of zero), with the
   ASG's default warmup of 300 s (the old script set only cooldowns, which EC2
   target tracking ignores). The seed does not describe the old Lambda's
   ``set_video_worker_desired``; we model it as desired =
@@ -83,6 +84,8 @@ HPA_SCALE_DOWN_WINDOW_SECONDS = 300.0
 HPA_SCALE_UP_PERIOD_SECONDS = 15.0
 SEED_PERIOD_SECONDS = 60
 """The seed's policies read one-minute datapoints of a once-a-minute Lambda."""
+SEED_MIN_TRACKED_SIZE = 1
+"""The seed's AI and Messaging groups keep at least one instance (no activation)."""
 
 _STATIC = re.compile(r"^static:(\d{1,5})$")
 
@@ -196,9 +199,15 @@ class Seed:
         )
         for worker_type in TARGET_TRACKED_TYPES:
             fleet = world.fleets[worker_type]
+            # The old system had no activation from zero: target tracking on a
+            # group at zero does not scale out (``target_tracking``), so it could
+            # only have worked with at least one instance. A min_size of 0 in
+            # today's settings (possible since activation) would leave the seed's
+            # fleet idle for ever and say nothing about the old system.
+            fleet.group.min_size = max(fleet.group.min_size, SEED_MIN_TRACKED_SIZE)
             policy = TargetTrackingPolicy(
                 target_value=SEED_TARGET,
-                min_size=fleet.settings.min_size,
+                min_size=fleet.group.min_size,
                 max_size=fleet.settings.max_size,
                 instance_warmup_seconds=SEED_WARMUP_SECONDS,
                 period_seconds=SEED_PERIOD_SECONDS,
@@ -218,7 +227,7 @@ class Seed:
 
         publisher.listeners.append(set_video_worker_desired)
         for fleet in world.fleets.values():
-            fleet.group.start_with(fleet.settings.min_size)
+            fleet.group.start_with(fleet.group.min_size)
 
 
 class KedaScaler:

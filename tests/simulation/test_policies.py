@@ -127,6 +127,18 @@ def test_seed_tracks_raw_queue_depth_and_runs_to_max_size() -> None:
     assert current_desired[len(current_desired) // 2 :].mean() < 18
 
 
+def test_seed_keeps_one_tracked_instance_when_today_s_min_size_is_zero() -> None:
+    # GIVEN prod, whose AI fleet now has min_size = 0 (activation from zero is ours)
+    env = environment("prod", "fleets.ai.min_size=0")
+
+    # WHEN the seed's policy, which had no activation, meets the AI burst
+    ran = run(env, "seed", "burst")
+
+    # THEN it starts from one instance and serves the burst instead of idling at zero
+    assert np.asarray(ran.world.fleets[AI].series.desired).min() >= 1
+    assert ran.results[AI].completed == 100
+
+
 def test_seed_video_scales_in_below_the_running_encodes_and_kills_them() -> None:
     # GIVEN a Video burst: the seed's rule is ceil(visible / per_instance), no in-flight floor
     env = environment("prod")
