@@ -170,7 +170,7 @@ lint: setup $(SCAN_VENV)/.stamp synth ## ruff, mypy, actionlint (workflows), che
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/mypy modules lambda/queue_depth fleetctl main.py scripts/checkov_scan.py scripts/deploy_policy.py \
-		scripts/plan_file.py scripts/export_hcl.py
+		scripts/plan_file.py scripts/export_hcl.py worker_agent
 	@$(SCAN_VENV)/bin/actionlint -no-color .github/workflows/*.yml && echo "actionlint: .github/workflows OK"
 	@$(PY) scripts/checkov_scan.py --checkov $(SCAN_VENV)/bin/checkov --stacks cdktf.out/stacks
 	@$(PY) scripts/deploy_policy.py --check --env prod --synth-dir cdktf.out

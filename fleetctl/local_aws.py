@@ -1,4 +1,4 @@
-"""The local, emulated AWS: moto's server on 127.0.0.1, with two fixes.
+"""The local, emulated AWS: moto's server on 127.0.0.1, with fixes (``MOTO_PATCHES``).
 
 ``make demo`` and the e2e tests deploy the real stack here (NOTES §2). The server
 runs as a child process, never in our own interpreter, so it shares none of our
@@ -74,7 +74,7 @@ class MotoPatchError(LocalAwsError):
 
 
 # --------------------------------------------------------------------------- patches
-# Both patches run inside the server child, before it serves its first request.
+# Every patch runs inside the server child, before it serves its first request.
 # Each checks the exact moto shape it relies on first, and raises MotoPatchError
 # naming itself when that shape is gone, instead of silently patching nothing.
 
@@ -307,12 +307,189 @@ def patch_asg_default_instance_warmup() -> None:
         setattr(response_class, action, handler)
 
 
+LIFECYCLE_HOOK_MAX_GLOBAL_TIMEOUT_SECONDS = 172_800
+"""AWS: a lifecycle action waits at most min(48 h, 100 x HeartbeatTimeout)."""
+
+
+def patch_lifecycle_hook_shape() -> None:
+    """Return a lifecycle hook as it was put: no invented role or target, AWS's GlobalTimeout.
+
+    Why: moto 5.2.1's ``LifecycleHook`` hard-codes a ``RoleARN`` and a
+    ``NotificationTargetARN`` (a role and a queue that do not exist) and a
+    ``GlobalTimeout`` of 172800 whatever the heartbeat timeout. The aws provider
+    5.100.0 reads both ARNs back into ``aws_autoscaling_lifecycle_hook``, and
+    every plan shows an update removing them.
+
+    Fix: after moto's PutLifecycleHook handler has stored the hook, set the two
+    ARNs and the notification metadata from the request (None when absent; the
+    serializer skips None) and ``GlobalTimeout`` to min(172800, 100 x heartbeat).
+    """
+    name = "lifecycle-hook-shape"
+    from moto.autoscaling import models as autoscaling_models
+    from moto.autoscaling import responses as autoscaling_responses
+
+    response_class = _lookup(autoscaling_responses, "AutoScalingResponse", name)
+    original = _lookup(response_class, "put_lifecycle_hook", name)
+    if getattr(original, _PATCHED_MARK, False):
+        return
+    hook_class = _lookup(autoscaling_models, "LifecycleHook", name)
+    _require(
+        list(inspect.signature(hook_class).parameters)
+        == ["name", "as_name", "transition", "timeout", "result"],
+        name,
+        "LifecycleHook no longer takes (name, as_name, transition, timeout, result)",
+    )
+
+    def put_lifecycle_hook(self: Any) -> Any:
+        result = original(self)
+        group = self._get_param("AutoScalingGroupName")
+        hook_name = self._get_param("LifecycleHookName")
+        hook = self.autoscaling_backend.lifecycle_hooks.get(f"{group}_{hook_name}")
+        if hook is None:
+            raise MotoPatchError(
+                f"moto patch {name!r}: PutLifecycleHook did not store {group}_{hook_name} in "
+                f"AutoScalingBackend.lifecycle_hooks (moto {_moto_version()})"
+            )
+        hook.role_arn = self._get_param("RoleARN")
+        hook.notification_target_arn = self._get_param("NotificationTargetARN")
+        hook.notification_metadata = self._get_param("NotificationMetadata")
+        hook.global_timeout = min(
+            LIFECYCLE_HOOK_MAX_GLOBAL_TIMEOUT_SECONDS, 100 * int(hook.heartbeat_timeout)
+        )
+        return result
+
+    setattr(put_lifecycle_hook, _PATCHED_MARK, True)
+    response_class.put_lifecycle_hook = put_lifecycle_hook
+
+
+TERMINATING_TRANSITION = "autoscaling:EC2_INSTANCE_TERMINATING"
+TERMINATING_WAIT = "Terminating:Wait"
+
+
+def patch_termination_lifecycle_actions() -> None:
+    """Honour termination lifecycle hooks on scale-in, and implement their two calls.
+
+    Why: moto 5.2.1 stores lifecycle hooks but never runs them: lowering desired
+    capacity terminates instances at once, busy or not, and
+    ``RecordLifecycleActionHeartbeat`` and ``CompleteLifecycleAction`` are not
+    implemented. A drain agent cannot be tried against it.
+
+    Fix, as AWS documents it: when a group with an ``EC2_INSTANCE_TERMINATING``
+    hook scales in, the instances it picks (unprotected, in service, oldest
+    first as moto picks them) go to ``Terminating:Wait`` instead of being
+    terminated; they leave the in-service count at once, so no replacement is
+    launched. ``CompleteLifecycleAction`` (``CONTINUE`` or ``ABANDON``, by
+    instance id) terminates a waiting instance and removes it from the group;
+    ``RecordLifecycleActionHeartbeat`` counts a heartbeat on it. Both answer
+    AWS's ``ValidationError`` for an instance with no waiting action. Clearing an
+    instance's scale-in protection in a group above its desired capacity lets
+    the group scale in again, as on AWS (moto would wait for the next change of
+    desired capacity). Not modelled: the heartbeat timeout (the local AWS has no clock; nothing
+    expires), lifecycle action tokens, and other terminations (health
+    replacement, TerminateInstanceInAutoScalingGroup) going through the hook.
+    """
+    name = "termination-lifecycle-actions"
+    from moto.autoscaling import exceptions as autoscaling_exceptions
+    from moto.autoscaling import models as autoscaling_models
+    from moto.autoscaling import responses as autoscaling_responses
+    from moto.core.responses import EmptyResult
+
+    group_class = _lookup(autoscaling_models, "FakeAutoScalingGroup", name)
+    original = _lookup(group_class, "set_desired_capacity", name)
+    if getattr(original, _PATCHED_MARK, False):
+        return
+    _lookup(group_class, "active_instances", name)
+    response_class = _lookup(autoscaling_responses, "AutoScalingResponse", name)
+    _require(
+        not hasattr(response_class, "complete_lifecycle_action"),
+        name,
+        "moto now implements CompleteLifecycleAction itself",
+    )
+    validation_error = _lookup(autoscaling_exceptions, "ValidationError", name)
+
+    def terminating_hooks(group: Any) -> list[Any]:
+        hooks = group.autoscaling_backend.lifecycle_hooks.values()
+        return [
+            hook
+            for hook in hooks
+            if hook.auto_scaling_group_name == group.name
+            and hook.lifecycle_transition == TERMINATING_TRANSITION
+        ]
+
+    def set_desired_capacity(self: Any, new_capacity: int | None) -> None:
+        if not terminating_hooks(self):
+            original(self, new_capacity)
+            return
+        target = (self.min_size if new_capacity is None else new_capacity) or 0
+        active = self.active_instances()
+        excess = len(active) - target
+        for state in [s for s in active if not s.protected_from_scale_in][: max(excess, 0)]:
+            state.lifecycle_state = TERMINATING_WAIT
+            state.lifecycle_heartbeats = 0
+        # moto's own scale-in picks from every instance, waiting ones included: hide them.
+        waiting = [s for s in self.instance_states if s.lifecycle_state == TERMINATING_WAIT]
+        self.instance_states = [s for s in self.instance_states if s not in waiting]
+        try:
+            original(self, new_capacity)
+        finally:
+            self.instance_states = self.instance_states + waiting
+
+    def waiting_instance(response: Any) -> tuple[Any, Any]:
+        group_name = response._get_param("AutoScalingGroupName")
+        hook_name = response._get_param("LifecycleHookName")
+        instance_id = response._get_param("InstanceId")
+        backend = response.autoscaling_backend
+        group = backend.autoscaling_groups.get(group_name)
+        if group is None or f"{group_name}_{hook_name}" not in backend.lifecycle_hooks:
+            raise validation_error(
+                f"No Lifecycle Hook found with name {hook_name} for group {group_name}"
+            )
+        for state in group.instance_states:
+            if state.instance.id == instance_id and state.lifecycle_state == TERMINATING_WAIT:
+                return group, state
+        raise validation_error(f"No active Lifecycle Action found with instance ID {instance_id}")
+
+    def complete_lifecycle_action(self: Any) -> Any:
+        result = self._get_param("LifecycleActionResult")
+        if result not in ("CONTINUE", "ABANDON"):
+            raise validation_error(f"LifecycleActionResult {result!r}: CONTINUE or ABANDON")
+        group, state = waiting_instance(self)
+        group.instance_states = [s for s in group.instance_states if s is not state]
+        self.autoscaling_backend.ec2_backend.terminate_instances([state.instance.id])
+        return EmptyResult()
+
+    def record_lifecycle_action_heartbeat(self: Any) -> Any:
+        _group, state = waiting_instance(self)
+        state.lifecycle_heartbeats = getattr(state, "lifecycle_heartbeats", 0) + 1
+        return EmptyResult()
+
+    backend_class = _lookup(autoscaling_models, "AutoScalingBackend", name)
+    original_protection = _lookup(backend_class, "set_instance_protection", name)
+
+    def set_instance_protection(
+        self: Any, group_name: str, instance_ids: list[str], protected: bool | None
+    ) -> None:
+        original_protection(self, group_name, instance_ids, protected)
+        group = self.autoscaling_groups[group_name]
+        if not protected and len(group.active_instances()) > (group.desired_capacity or 0):
+            group.set_desired_capacity(group.desired_capacity)
+
+    for function in (set_desired_capacity, complete_lifecycle_action):
+        setattr(function, _PATCHED_MARK, True)
+    group_class.set_desired_capacity = set_desired_capacity
+    backend_class.set_instance_protection = set_instance_protection
+    response_class.complete_lifecycle_action = complete_lifecycle_action
+    response_class.record_lifecycle_action_heartbeat = record_lifecycle_action_heartbeat
+
+
 MOTO_PATCHES: tuple[Callable[[], None], ...] = (
     patch_describe_policies_shape,
     patch_delete_marker_dispose,
     patch_sqs_redrive_policy_compact,
     patch_launch_template_own_tags,
     patch_asg_default_instance_warmup,
+    patch_lifecycle_hook_shape,
+    patch_termination_lifecycle_actions,
 )
 
 

@@ -1,0 +1,174 @@
+"""The local AWS runs termination lifecycle hooks as AWS documents them (two moto patches)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from fleetctl.local_aws import (
+    LocalAws,
+    MotoPatchError,
+    patch_lifecycle_hook_shape,
+    patch_termination_lifecycle_actions,
+)
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[LocalAws]:
+    with LocalAws.start() as local_aws:
+        yield local_aws
+
+
+def _client(aws: LocalAws, service: str) -> Any:
+    return boto3.session.Session(
+        aws_access_key_id="test", aws_secret_access_key="test", region_name=aws.region
+    ).client(service, endpoint_url=aws.endpoint)
+
+
+def _group(aws: LocalAws, name: str, size: int, *, hook: bool, protect: bool = False) -> Any:
+    ec2, autoscaling = _client(aws, "ec2"), _client(aws, "autoscaling")
+    ec2.create_launch_template(
+        LaunchTemplateName=f"{name}-lt",
+        LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "t3.small"},
+    )
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName=name,
+        MinSize=0,
+        MaxSize=10,
+        DesiredCapacity=size,
+        NewInstancesProtectedFromScaleIn=protect,
+        LaunchTemplate={"LaunchTemplateName": f"{name}-lt"},
+        AvailabilityZones=[f"{aws.region}a"],
+    )
+    if hook:
+        autoscaling.put_lifecycle_hook(
+            AutoScalingGroupName=name,
+            LifecycleHookName=f"{name}-drain",
+            LifecycleTransition="autoscaling:EC2_INSTANCE_TERMINATING",
+            HeartbeatTimeout=900,
+            DefaultResult="CONTINUE",
+        )
+    return autoscaling
+
+
+def _states(autoscaling: Any, name: str) -> dict[str, str]:
+    (group,) = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])[
+        "AutoScalingGroups"
+    ]
+    return {i["InstanceId"]: i["LifecycleState"] for i in group["Instances"]}
+
+
+def _ec2_state(aws: LocalAws, instance_id: str) -> str:
+    reservations = _client(aws, "ec2").describe_instances(InstanceIds=[instance_id])
+    return str(reservations["Reservations"][0]["Instances"][0]["State"]["Name"])
+
+
+def test_lifecycle_hook_reads_back_as_it_was_put(aws: LocalAws) -> None:
+    # GIVEN a hook put with no role, no notification target, heartbeat 900 s
+    autoscaling = _group(aws, "hook-shape", 0, hook=True)
+    # WHEN it is described
+    (hook,) = autoscaling.describe_lifecycle_hooks(AutoScalingGroupName="hook-shape")[
+        "LifecycleHooks"
+    ]
+    # THEN it has no invented ARNs, and AWS's global timeout min(48 h, 100 x 900 s)
+    assert "RoleARN" not in hook and "NotificationTargetARN" not in hook
+    assert hook["GlobalTimeout"] == 90_000
+    assert (hook["HeartbeatTimeout"], hook["DefaultResult"]) == (900, "CONTINUE")
+
+
+def test_scale_in_waits_for_complete_lifecycle_action(aws: LocalAws) -> None:
+    # GIVEN a group of 2 with a termination hook
+    autoscaling = _group(aws, "hook-wait", 2, hook=True)
+    first, second = sorted(_states(autoscaling, "hook-wait"))
+    # WHEN desired drops to 1
+    autoscaling.set_desired_capacity(AutoScalingGroupName="hook-wait", DesiredCapacity=1)
+    states = _states(autoscaling, "hook-wait")
+    # THEN one instance waits in Terminating:Wait, still running, and none is launched
+    assert sorted(states.values()) == ["InService", "Terminating:Wait"]
+    waiting = next(i for i, s in states.items() if s == "Terminating:Wait")
+    assert _ec2_state(aws, waiting) == "running"
+    assert set(states) == {first, second}
+    # WHEN the agent heartbeats and then completes with CONTINUE
+    call = {
+        "AutoScalingGroupName": "hook-wait",
+        "LifecycleHookName": "hook-wait-drain",
+        "InstanceId": waiting,
+    }
+    autoscaling.record_lifecycle_action_heartbeat(**call)
+    autoscaling.complete_lifecycle_action(**call, LifecycleActionResult="CONTINUE")
+    # THEN the instance is terminated and leaves the group; the other stays in service
+    assert _ec2_state(aws, waiting) == "terminated"
+    assert _states(autoscaling, "hook-wait") == {({first, second} - {waiting}).pop(): "InService"}
+    # ...and a second completion finds no waiting action, as on AWS
+    with pytest.raises(ClientError, match="No active Lifecycle Action found"):
+        autoscaling.complete_lifecycle_action(**call, LifecycleActionResult="CONTINUE")
+
+
+def test_heartbeat_for_an_instance_in_service_is_refused(aws: LocalAws) -> None:
+    autoscaling = _group(aws, "hook-refuse", 1, hook=True)
+    (instance,) = _states(autoscaling, "hook-refuse")
+    with pytest.raises(ClientError, match="No active Lifecycle Action found"):
+        autoscaling.record_lifecycle_action_heartbeat(
+            AutoScalingGroupName="hook-refuse",
+            LifecycleHookName="hook-refuse-drain",
+            InstanceId=instance,
+        )
+
+
+def test_scale_in_skips_protected_instances(aws: LocalAws) -> None:
+    # GIVEN a group of 2 with a hook, one instance protected
+    autoscaling = _group(aws, "hook-protect", 2, hook=True)
+    protected, other = sorted(_states(autoscaling, "hook-protect"))
+    autoscaling.set_instance_protection(
+        AutoScalingGroupName="hook-protect", InstanceIds=[protected], ProtectedFromScaleIn=True
+    )
+    # WHEN desired drops to 0
+    autoscaling.set_desired_capacity(AutoScalingGroupName="hook-protect", DesiredCapacity=0)
+    # THEN only the unprotected one waits for termination
+    assert _states(autoscaling, "hook-protect") == {
+        protected: "InService",
+        other: "Terminating:Wait",
+    }
+
+
+def test_clearing_protection_lets_a_group_above_desired_scale_in(aws: LocalAws) -> None:
+    # GIVEN a group of 2, all protected, whose desired capacity dropped to 1 (nothing happened)
+    autoscaling = _group(aws, "hook-clear", 2, hook=True, protect=True)
+    busy, idle = sorted(_states(autoscaling, "hook-clear"))
+    autoscaling.set_desired_capacity(AutoScalingGroupName="hook-clear", DesiredCapacity=1)
+    assert set(_states(autoscaling, "hook-clear").values()) == {"InService"}
+    # WHEN the idle instance clears its protection
+    autoscaling.set_instance_protection(
+        AutoScalingGroupName="hook-clear", InstanceIds=[idle], ProtectedFromScaleIn=False
+    )
+    # THEN the group scales in through the hook: the idle one waits, the busy one stays
+    assert _states(autoscaling, "hook-clear") == {busy: "InService", idle: "Terminating:Wait"}
+
+
+def test_a_group_without_a_hook_still_terminates_at_once(aws: LocalAws) -> None:
+    autoscaling = _group(aws, "no-hook", 2, hook=False)
+    autoscaling.set_desired_capacity(AutoScalingGroupName="no-hook", DesiredCapacity=1)
+    assert list(_states(autoscaling, "no-hook").values()) == ["InService"]
+
+
+def test_lifecycle_patches_fail_loudly_when_moto_changed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.autoscaling import models, responses
+
+    # GIVEN a moto that implements CompleteLifecycleAction itself
+    monkeypatch.setattr(
+        responses.AutoScalingResponse,
+        "complete_lifecycle_action",
+        lambda self: None,
+        raising=False,
+    )
+    # WHEN / THEN the patch refuses, naming itself
+    with pytest.raises(MotoPatchError, match=r"termination-lifecycle-actions.*implements"):
+        patch_termination_lifecycle_actions()
+    # GIVEN a LifecycleHook with another constructor WHEN / THEN the shape patch refuses
+    monkeypatch.setattr(models, "LifecycleHook", type("LifecycleHook", (), {}))
+    with pytest.raises(MotoPatchError, match=r"lifecycle-hook-shape.*LifecycleHook"):
+        patch_lifecycle_hook_shape()
