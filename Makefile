@@ -30,7 +30,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
 LAMBDA_SOURCES := $(shell find lambda -type f -not -path '*/__pycache__/*' 2>/dev/null | sort)
-SYNTH_INPUTS := main.py cdktf.json .terraform.lock.hcl $(shell find modules config -type f -not -path '*/__pycache__/*' 2>/dev/null | sort) \
+SYNTH_INPUTS := main.py cdktf.json .terraform.lock.hcl $(shell find modules config worker_agent -type f -not -path '*/__pycache__/*' 2>/dev/null | sort) \
 	lambda/queue_depth/worker_metrics/contract.py $(LAMBDA_ZIP)
 
 .PHONY: help setup lambda synth validate plan deploy test lint demo bench report lock clean \

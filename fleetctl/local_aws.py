@@ -384,9 +384,12 @@ def patch_termination_lifecycle_actions() -> None:
     AWS's ``ValidationError`` for an instance with no waiting action. Clearing an
     instance's scale-in protection in a group above its desired capacity lets
     the group scale in again, as on AWS (moto would wait for the next change of
-    desired capacity). Not modelled: the heartbeat timeout (the local AWS has no clock; nothing
-    expires), lifecycle action tokens, and other terminations (health
-    replacement, TerminateInstanceInAutoScalingGroup) going through the hook.
+    desired capacity). Deleting the last termination hook of a group completes
+    its waiting actions with ``CONTINUE`` first, as AWS's DeleteLifecycleHook
+    does (else a destroy would wait forever for them). Not modelled: the
+    heartbeat timeout (the local AWS has no clock; nothing expires), lifecycle
+    action tokens, and other terminations (health replacement,
+    TerminateInstanceInAutoScalingGroup) going through the hook.
     """
     name = "termination-lifecycle-actions"
     from moto.autoscaling import exceptions as autoscaling_exceptions
@@ -474,10 +477,23 @@ def patch_termination_lifecycle_actions() -> None:
         if not protected and len(group.active_instances()) > (group.desired_capacity or 0):
             group.set_desired_capacity(group.desired_capacity)
 
+    original_delete_hook = _lookup(backend_class, "delete_lifecycle_hook", name)
+
+    def delete_lifecycle_hook(self: Any, as_name: str, hook_name: str) -> None:
+        original_delete_hook(self, as_name, hook_name)
+        group = self.autoscaling_groups.get(as_name)
+        if group is None or terminating_hooks(group):
+            return
+        waiting = [s for s in group.instance_states if s.lifecycle_state == TERMINATING_WAIT]
+        if waiting:
+            group.instance_states = [s for s in group.instance_states if s not in waiting]
+            self.ec2_backend.terminate_instances([s.instance.id for s in waiting])
+
     for function in (set_desired_capacity, complete_lifecycle_action):
         setattr(function, _PATCHED_MARK, True)
     group_class.set_desired_capacity = set_desired_capacity
     backend_class.set_instance_protection = set_instance_protection
+    backend_class.delete_lifecycle_hook = delete_lifecycle_hook
     response_class.complete_lifecycle_action = complete_lifecycle_action
     response_class.record_lifecycle_action_heartbeat = record_lifecycle_action_heartbeat
 

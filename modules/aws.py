@@ -31,6 +31,7 @@ from cdktf_cdktf_provider_aws.autoscaling_group import (
     AutoscalingGroupMixedInstancesPolicyLaunchTemplateOverride,
     AutoscalingGroupTag,
 )
+from cdktf_cdktf_provider_aws.autoscaling_lifecycle_hook import AutoscalingLifecycleHook
 from cdktf_cdktf_provider_aws.autoscaling_policy import (
     AutoscalingPolicy,
     AutoscalingPolicyTargetTrackingConfiguration,
@@ -114,6 +115,7 @@ __all__ = [
     "AutoscalingGroupMixedInstancesPolicyLaunchTemplateLaunchTemplateSpecification",
     "AutoscalingGroupMixedInstancesPolicyLaunchTemplateOverride",
     "AutoscalingGroupTag",
+    "AutoscalingLifecycleHook",
     "AutoscalingPolicy",
     "AutoscalingPolicyTargetTrackingConfiguration",
     "AutoscalingPolicyTargetTrackingConfigurationCustomizedMetricSpecification",

@@ -1,25 +1,28 @@
-"""``WorkerFleet``: launch template, instance role and Auto Scaling group of one worker type.
+"""``WorkerFleet``: the launch template, instance role, ASG and termination hook of one worker type.
 
-* Launch template: IMDSv2 required (hop limit 1), encrypted gp3 root volume,
-  user data rendered from ``templates/user_data.sh.j2`` with the fleet's queues.
-* Instance role: consume the fleet's own queues; a scale-in-protected fleet may
-  also clear its own protection. Nothing else.
+* Launch template (``WorkerLaunchTemplate``): IMDSv2, encrypted root volume, user
+  data that configures the worker and installs the drain agent.
+* Instance role: consume the fleet's own queues (receive, delete, change
+  visibility: the agent gives messages back on a Spot interruption), heartbeat
+  and complete its own ASG's termination hook, and, for a scale-in-protected
+  fleet, set and clear its own protection. Nothing else.
 * ASG: group metrics on (``GroupInServiceInstances`` feeds the Lambda's
   backlog-per-instance and the dashboards), rolling instance refresh when the
-  launch template changes, tags propagated to instances, and
-  ``desired_capacity`` ignored after creation: the scaler (target tracking or
-  the Lambda) owns it, so ``terraform apply`` never undoes a scaling decision.
+  launch template changes (the ASG names its latest version, so it does
+  change), tags propagated to instances, and ``desired_capacity`` ignored after
+  creation: the scaler (target tracking or the Lambda) owns it, so
+  ``terraform apply`` never undoes a scaling decision.
+* Termination hook (``TerminationDrainHook``): a scale-in waits for the agent.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
-import jinja2
-from cdktf import Fn, TerraformResourceLifecycle
+from cdktf import TerraformResourceLifecycle
 from constructs import Construct
 
+from modules.agent_bundle import AgentBundle, build_agent_bundle
 from modules.aws import (
     AutoscalingGroup,
     AutoscalingGroupInstanceRefresh,
@@ -33,15 +36,11 @@ from modules.aws import (
     IamInstanceProfile,
     IamRole,
     IamRolePolicy,
-    LaunchTemplate,
-    LaunchTemplateBlockDeviceMappings,
-    LaunchTemplateBlockDeviceMappingsEbs,
-    LaunchTemplateIamInstanceProfile,
-    LaunchTemplateMetadataOptions,
-    LaunchTemplateTagSpecifications,
 )
 from modules.iam import Condition, PolicyDocumentBuilder, assume_role_policy
 from modules.settings import FleetSettings
+from modules.termination_hook import TerminationDrainHook
+from modules.worker_launch_template import WorkerLaunchTemplate
 from modules.worker_queue import WorkerQueue
 from worker_metrics.contract import DIMENSION_NAME
 
@@ -59,13 +58,6 @@ GROUP_METRICS = (
 INSTANCE_REFRESH_MIN_HEALTHY_PERCENTAGE = 90
 """AWS's default: replace at most 10 % of the fleet at a time."""
 
-_TEMPLATES = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-    undefined=jinja2.StrictUndefined,
-    keep_trailing_newline=True,
-    autoescape=False,  # renders a shell script, not HTML
-)
-
 
 class WorkerFleet(Construct):
     """The EC2 fleet that serves one ``WorkerType``.
@@ -73,6 +65,8 @@ class WorkerFleet(Construct):
     ``queues`` are the ``WorkerQueue`` constructs it consumes. ``asg`` is the
     Auto Scaling group; pass the fleet itself to the scaling constructs.
     ``tags`` (default none) are propagated to the instances it launches.
+    ``agent``: the drain agent its instances run (default: ``worker_agent/``
+    as it is in this checkout).
     """
 
     def __init__(
@@ -85,6 +79,7 @@ class WorkerFleet(Construct):
         name_prefix: str,
         region: str,
         tags: Mapping[str, str] | None = None,
+        agent: AgentBundle | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         if not queues:
@@ -104,49 +99,18 @@ class WorkerFleet(Construct):
             self, "instance-profile", name=f"{self.name}-instance", role=role.name
         )
 
-        template = LaunchTemplate(
+        self.hook_name = f"{self.name}-drain"
+        self.launch_template = WorkerLaunchTemplate(
             self,
-            "launch-template",
+            settings=settings,
             name=self.name,
-            image_id=settings.ami,
-            instance_type=settings.instance_types[0],
-            update_default_version=True,
-            iam_instance_profile=LaunchTemplateIamInstanceProfile(arn=profile.arn),
-            metadata_options=LaunchTemplateMetadataOptions(
-                http_endpoint="enabled",
-                http_tokens="required",  # IMDSv2 only
-                http_put_response_hop_limit=1,
-                instance_metadata_tags="enabled",
-            ),
-            block_device_mappings=[
-                LaunchTemplateBlockDeviceMappings(
-                    device_name="/dev/xvda",
-                    ebs=LaunchTemplateBlockDeviceMappingsEbs(
-                        encrypted="true",
-                        volume_type="gp3",
-                        volume_size=settings.volume_size_gb,
-                        delete_on_termination="true",
-                    ),
-                )
-            ],
-            tag_specifications=[
-                LaunchTemplateTagSpecifications(
-                    resource_type=kind,
-                    tags={"Name": self.name, DIMENSION_NAME: self.worker_type.value},
-                )
-                for kind in ("instance", "volume")
-            ],
-            user_data=Fn.base64encode(
-                _TEMPLATES.get_template("user_data.sh.j2").render(
-                    worker_type=self.worker_type.value,
-                    region=region,
-                    queue_urls=[q.url for q in self.queues],
-                    asg_name=self.name,
-                    protect_from_scale_in=settings.protect_from_scale_in,
-                    extra=settings.user_data_extra,
-                )
-            ),
+            region=region,
+            queues=self.queues,
+            instance_profile_arn=profile.arn,
+            hook_name=self.hook_name,
+            agent=agent or build_agent_bundle(),
         )
+        template = self.launch_template
 
         placement: dict[str, list[str]] = (
             {"vpc_zone_identifier": list(settings.subnet_ids)}
@@ -156,14 +120,16 @@ class WorkerFleet(Construct):
         launch: dict[str, object]
         if len(settings.instance_types) == 1:
             launch = {
-                "launch_template": AutoscalingGroupLaunchTemplate(id=template.id, version="$Latest")
+                "launch_template": AutoscalingGroupLaunchTemplate(
+                    id=template.id, version=template.version
+                )
             }
         else:
             launch = {
                 "mixed_instances_policy": AutoscalingGroupMixedInstancesPolicy(
                     launch_template=AutoscalingGroupMixedInstancesPolicyLaunchTemplate(
                         launch_template_specification=AutoscalingGroupMixedInstancesPolicyLaunchTemplateLaunchTemplateSpecification(
-                            launch_template_id=template.id, version="$Latest"
+                            launch_template_id=template.id, version=template.version
                         ),
                         override=[
                             AutoscalingGroupMixedInstancesPolicyLaunchTemplateOverride(
@@ -213,11 +179,17 @@ class WorkerFleet(Construct):
             **launch,  # type: ignore[arg-type]
         )
 
+        self.termination_hook = TerminationDrainHook(
+            self, "termination-hook", asg=self.asg, name=self.hook_name, plan=settings.drain_plan
+        )
+
         policy = PolicyDocumentBuilder()
         for queue in self.queues:
             queue.grant_consume_messages(policy)
+        self.termination_hook.grant_drain(policy)
         if settings.protect_from_scale_in:
-            # The worker clears its own protection when idle, and sets it when it takes a job.
+            # The drain agent clears its own protection when idle, and sets it when the
+            # worker claims a job.
             policy.allow(
                 "ManageOwnScaleInProtection", ["autoscaling:SetInstanceProtection"], [self.asg.arn]
             )

@@ -235,6 +235,15 @@ def _asg_policy(ctx: Context, c: Config) -> tuple[Grant, ...]:
     )
 
 
+def _lifecycle_hook(ctx: Context, c: Config) -> tuple[Grant, ...]:
+    # PutLifecycleHook/DeleteLifecycleHook authorize against the group.
+    arn = (_asg_arn(ctx, ctx.name(c["autoscaling_group_name"], "name")),)
+    return (
+        Grant(("autoscaling:DescribeLifecycleHooks",), ANY, True),
+        Grant(("autoscaling:DeleteLifecycleHook", "autoscaling:PutLifecycleHook"), arn),
+    )
+
+
 def _log_group(ctx: Context, c: Config) -> tuple[Grant, ...]:
     name = c["name"]
     arn = (
@@ -432,6 +441,7 @@ PERMISSIONS: dict[str, Rule] = {
     "resource.aws_autoscaling_group": _asg,
     "resource.aws_autoscaling_policy": _asg_policy,
     "resource.aws_cloudwatch_dashboard": _dashboard,
+    "resource.aws_autoscaling_lifecycle_hook": _lifecycle_hook,
     "resource.aws_cloudwatch_event_rule": _event_rule,
     "resource.aws_cloudwatch_event_target": _event_target,
     "resource.aws_cloudwatch_log_group": _log_group,

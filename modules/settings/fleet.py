@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 from modules.settings.checks import fail, positive, whole
+from modules.settings.drain import DrainPlan, DrainSettings
 from modules.settings.queue import QueueSettings
 from modules.settings.workload import WorkloadSettings
 from worker_metrics.contract import (
@@ -77,6 +78,8 @@ class FleetSettings:
     the fleet (desired = ``ceil(backlog / target)``) once this many messages
     wait. A fleet with ``min_size >= 1`` never is at zero, so activation is off
     and the Lambda gets no grant on it.
+    ``drain``: the termination lifecycle hook and the drain agent
+    (``[fleets.<type>.drain]``, ``DrainSettings``); defaults derived from the queues.
     """
 
     worker_type: WorkerType
@@ -98,6 +101,7 @@ class FleetSettings:
     backlog_divisor: str | None = None
     track_in_flight: bool | None = None
     activation_backlog: int | None = None
+    drain: DrainSettings = field(default_factory=DrainSettings)
 
     def __post_init__(self) -> None:
         if not self.queues:
@@ -146,6 +150,7 @@ class FleetSettings:
                 "reads 2 metrics per queue and an alarm holds at most 10",
             )
         self._check_tracking()
+        self.drain_plan  # noqa: B018 - resolving validates the hook against the jobs
 
     def _check_tracking(self) -> None:
         tracking = {
@@ -186,6 +191,11 @@ class FleetSettings:
             ),
             activation_backlog=activation if self.activates_from_zero else 0,
         )
+
+    @property
+    def drain_plan(self) -> DrainPlan:
+        """The drain settings resolved against this fleet's queues."""
+        return self.drain.resolve([q.visibility_timeout_seconds for q in self.queues])
 
     @property
     def key(self) -> str:

@@ -108,6 +108,21 @@ def test_scale_in_waits_for_complete_lifecycle_action(aws: LocalAws) -> None:
         autoscaling.complete_lifecycle_action(**call, LifecycleActionResult="CONTINUE")
 
 
+def test_deleting_the_hook_releases_the_waiting_instances(aws: LocalAws) -> None:
+    # GIVEN an instance waiting on the hook (no agent answered)
+    autoscaling = _group(aws, "hook-delete", 1, hook=True)
+    (waiting,) = _states(autoscaling, "hook-delete")
+    autoscaling.set_desired_capacity(AutoScalingGroupName="hook-delete", DesiredCapacity=0)
+    assert _states(autoscaling, "hook-delete") == {waiting: "Terminating:Wait"}
+    # WHEN the hook is deleted (terraform destroy deletes it before the group)
+    autoscaling.delete_lifecycle_hook(
+        AutoScalingGroupName="hook-delete", LifecycleHookName="hook-delete-drain"
+    )
+    # THEN the waiting action completes (CONTINUE), as AWS does: the instance goes
+    assert _states(autoscaling, "hook-delete") == {}
+    assert _ec2_state(aws, waiting) == "terminated"
+
+
 def test_heartbeat_for_an_instance_in_service_is_refused(aws: LocalAws) -> None:
     autoscaling = _group(aws, "hook-refuse", 1, hook=True)
     (instance,) = _states(autoscaling, "hook-refuse")

@@ -181,7 +181,7 @@ def test_launch_templates_require_imdsv2_and_encrypt_ebs(
         assert template["metadata_options"]["http_tokens"] == "required"
         (mapping,) = template["block_device_mappings"]
         assert mapping["ebs"]["encrypted"] == "true"
-        assert template["user_data"].startswith("${base64encode(")
+        assert template["user_data"].startswith("${base64gzip(")
 
 
 def test_created_queues_are_encrypted_with_a_dead_letter_queue(synthesized: Synthesized) -> None:
