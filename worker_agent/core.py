@@ -165,6 +165,16 @@ class AgentState:
         return None
 
 
+def acts_while_serving(policy: Policy) -> bool:
+    """Whether anything but a termination or a Spot notice can make ``step`` act.
+
+    Only scale-in protection follows the jobs of an instance that is not
+    draining, so a driver may skip polls of a serving instance when this is
+    false (the simulator does: a step per job start and end would triple its cost).
+    """
+    return policy.manage_protection
+
+
 def running_jobs(state: AgentState, jobs: tuple[Job, ...]) -> tuple[Job, ...]:
     """The jobs and claims that still hold the instance: all but those given back."""
     return tuple(job for job in jobs if job.job_id not in state.returned)
@@ -174,12 +184,12 @@ def step(
     state: AgentState, observation: Observation, policy: Policy
 ) -> tuple[AgentState, tuple[Action, ...]]:
     """Latch what ``observation`` shows and decide the actions, in the order to run them."""
-    state = replace(
-        state,
-        terminating=state.terminating
-        or observation.target_lifecycle_state == TERMINATING_TARGET_STATE,
-        spot=state.spot or observation.spot,
+    terminating = (
+        state.terminating or observation.target_lifecycle_state == TERMINATING_TARGET_STATE
     )
+    spot = state.spot or observation.spot
+    if terminating is not state.terminating or spot is not state.spot:
+        state = replace(state, terminating=terminating, spot=spot)
     if state.completed:
         return state, ()
     actions: list = []

@@ -62,6 +62,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from fleetctl.simulation.drain import install_drain
 from fleetctl.simulation.engine import Priority
 from fleetctl.simulation.errors import InputError
 from fleetctl.simulation.faults import Faults
@@ -166,12 +167,19 @@ class Current:
 
     ``alarm_before_tick``: default false; the order of an alarm's action and the
     tick of the same instant (module doc).
+    ``drain``: default True: every group has its termination lifecycle hook and
+    every instance its drain agent (``simulation.drain``, issue 14). False
+    (``current:no-drain``) is the stack without them: scale-in terminates at
+    once, and protected instances are never unprotected.
     """
 
     name: str = "current"
     alarm_before_tick: bool = False
+    drain: bool = True
 
     def attach(self, world: World, environment: EnvironmentSettings, faults: Faults) -> None:
+        if self.drain:
+            install_drain(world, environment)
         publisher = SimulatedPublisher(world, environment, faults)
         for worker_type in TARGET_TRACKED_TYPES:
             fleet = world.fleets[worker_type]
@@ -182,7 +190,7 @@ class Current:
             )
             publisher.listeners.append(scaler.datum)
         for fleet in world.fleets.values():
-            # Deployed today: new Video instances start protected (nothing clears it yet).
+            # As deployed: new Video instances start protected (the drain agent clears it).
             fleet.group.protect_new = fleet.settings.protect_from_scale_in
             fleet.group.start_with(fleet.settings.min_size)
 
@@ -322,7 +330,9 @@ class Static:
 
 
 Policy = Current | Seed | Keda | Static
-NAMES = ("current", "seed", "keda", "static:N")
+NAMES = ("current", "current:no-drain", "seed", "keda", "static:N")
+NO_DRAIN = "current:no-drain"
+"""The deployed stack without termination hooks and drain agents (the issue-14 baseline)."""
 
 
 def parse_policies(text: str) -> list[Policy]:
@@ -332,6 +342,8 @@ def parse_policies(text: str) -> list[Policy]:
     for name in (part.strip() for part in text.split(",")):
         if name == "current":
             policies.append(Current())
+        elif name == NO_DRAIN:
+            policies.append(Current(name=NO_DRAIN, drain=False))
         elif name == "seed":
             policies.append(Seed())
         elif name == "keda":

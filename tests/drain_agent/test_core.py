@@ -19,6 +19,7 @@ from worker_agent.core import (
     SetProtection,
     SpotNotice,
     StopTakingWork,
+    acts_while_serving,
     confirm,
     step,
 )
@@ -207,6 +208,22 @@ def test_never_completes_while_a_job_runs_or_before_the_worker_was_told(seed: in
                 state = confirm(state, action, now)
         if state.completed:
             assert state.terminating
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_only_protection_acts_while_serving(seed: int) -> None:
+    # GIVEN random serving observations (no termination, no Spot notice), any state
+    rng = random.Random(seed)
+    pool = [JOB, CLAIM, Job("j2", "q", "rh-2")]
+    for policy in (PLAIN, PROTECTED):
+        state = AgentState(protected=rng.choice([None, True, False]))
+        for poll in range(20):
+            jobs = tuple(j for j in pool if rng.random() < 0.5)
+            state, actions = _run(state, _obs(poll, rng.choice(["InService", None]), *jobs), policy)
+            # THEN a fleet that does not manage protection never acts (the simulator's shortcut)
+            if not acts_while_serving(policy):
+                assert actions == ()
+            assert all(isinstance(a, SetProtection) for a in actions)
 
 
 def test_policy_rejects_nonsense() -> None:
