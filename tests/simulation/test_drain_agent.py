@@ -45,12 +45,12 @@ def test_no_job_is_killed_by_scale_in_on_any_scenario_with_the_agent() -> None:
 
 
 def test_a_busy_instance_picked_for_scale_in_finishes_its_job_under_heartbeats() -> None:
-    # GIVEN AI jobs of 2000 s (longer than the 900 s heartbeat timeout) on a steady load
+    # GIVEN AI jobs of 20 min on average (many longer than the 900 s heartbeat timeout)
     env = environment(
         "prod",
-        "fleets.ai.workload.job_duration=fixed",
-        "fleets.ai.workload.mean_job_seconds=2000",
-        "fleets.ai.workload.rate_per_minute=2",
+        "fleets.ai.workload.job_duration=exponential",
+        "fleets.ai.workload.mean_job_seconds=1200",
+        "fleets.ai.workload.rate_per_minute=1",
     )
     # WHEN the deployed stack runs it for a quarter day
     world, results = _run(env, "steady", drain=True)
