@@ -75,7 +75,9 @@ class Agent:
         if target is not None and target != self._last_target:
             log.info("target lifecycle state: %s", target)
             self._last_target = target
-        return Observation(self.clock(), target, spot, self.run_dir.read_jobs())
+        jobs = self.run_dir.read_jobs()
+        self.run_dir.forget_returned(job.job_id for job in jobs)
+        return Observation(self.clock(), target, spot, jobs)
 
     def poll(self) -> None:
         """One observe-decide-act round."""

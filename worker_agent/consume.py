@@ -201,7 +201,6 @@ class ConsumeLoop:
             MaxNumberOfMessages=1,
             WaitTimeSeconds=wait,
             VisibilityTimeout=self.visibility_timeout_seconds,
-            MessageSystemAttributeNames=["ApproximateReceiveCount"],
         )
         messages: list[dict[str, Any]] = response.get("Messages") or []
         if not messages:

@@ -40,7 +40,7 @@ import json
 import os
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Callable
 
@@ -146,6 +146,14 @@ class RunDir:
     def mark_returned(self, job_id: str) -> None:
         _write_atomically(self.returned / job_id, "returned\n")
 
+    def forget_returned(self, live: Iterable[str]) -> None:
+        """Drop the ``returned/`` markers of jobs that ended (the agent owns them)."""
+        keep = set(live)
+        for marker in list(self.returned.iterdir()) if self.returned.is_dir() else []:
+            if marker.name not in keep and not marker.name.startswith("."):
+                with contextlib.suppress(FileNotFoundError):
+                    marker.unlink()
+
     def write_status(self, status: dict[str, Any]) -> None:
         _write_atomically(self.status_file, json.dumps(status, sort_keys=True) + "\n")
 
@@ -190,9 +198,8 @@ class RunDir:
 
     def release(self, job_id: str) -> None:
         """The job (or claim) ended: the instance is idle again if it held no other."""
-        for path in (self.jobs / job_id, self.returned / job_id):
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+        with contextlib.suppress(FileNotFoundError):
+            (self.jobs / job_id).unlink()
 
     def was_returned(self, job_id: str) -> bool:
         return (self.returned / job_id).exists()

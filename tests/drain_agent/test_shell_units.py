@@ -118,6 +118,19 @@ def test_a_job_file_whose_process_is_gone_is_ignored(run_dir: RunDir) -> None:
     assert [job.job_id for job in run_dir.read_jobs()] == ["alive", "nopid"]
 
 
+def test_returned_markers_are_the_agents_to_clean(run_dir: RunDir) -> None:
+    # GIVEN two jobs whose messages the agent gave back (Spot)
+    ended, running = run_dir.claim(), run_dir.claim()
+    run_dir.mark_returned(ended)
+    run_dir.mark_returned(running)
+    # WHEN one job ends (the worker removes only its own job file; the marker is the agent's)
+    run_dir.release(ended)
+    assert run_dir.was_returned(ended)
+    run_dir.forget_returned(job.job_id for job in run_dir.read_jobs())
+    # THEN the agent drops the ended job's marker and keeps the running one's
+    assert not run_dir.was_returned(ended) and run_dir.was_returned(running)
+
+
 def test_drain_and_protection_signals(run_dir: RunDir) -> None:
     assert run_dir.drain_reason() is None and not run_dir.is_protected()
     run_dir.signal_drain(DrainReason.SPOT)
@@ -250,3 +263,20 @@ def test_config_from_the_user_data_environment() -> None:
 def test_config_errors_name_the_variable(overrides: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         AgentConfig.from_env(_env(**overrides))
+
+
+# ------------------------------------------------------------------ Python 3.9
+
+
+def test_the_agent_is_python_3_9() -> None:
+    # GIVEN the agent's sources (the instance runs them on Amazon Linux 2023's python3.9)
+    import ast
+
+    from modules.agent_bundle import AGENT_SOURCE
+
+    for path in sorted(AGENT_SOURCE.glob("*.py")):
+        source = path.read_text()
+        # THEN each parses as Python 3.9, and defers its annotations (X | None, list[str])
+        ast.parse(source, str(path), feature_version=(3, 9))
+        if path.name != "__init__.py":
+            assert "from __future__ import annotations" in source, path.name
