@@ -498,6 +498,91 @@ def patch_termination_lifecycle_actions() -> None:
     response_class.record_lifecycle_action_heartbeat = record_lifecycle_action_heartbeat
 
 
+def patch_instance_refresh() -> None:
+    """Accept instance refreshes: StartInstanceRefresh, DescribeInstanceRefreshes, Cancel.
+
+    Why: moto 5.2.1 does not implement them. The ASG names its launch template's
+    latest version, so a new agent (new user data) makes the aws provider start an
+    instance refresh on apply; against moto that call fails and the provider
+    retries until the apply times out, so a second ``make deploy ENV=local``
+    after a change to the agent hangs.
+
+    Fix: StartInstanceRefresh records a refresh that has already succeeded (the
+    local AWS's instances run nothing, so there is nothing to replace) and
+    returns its id; DescribeInstanceRefreshes lists a group's refreshes, newest
+    first; CancelInstanceRefresh answers ``ActiveInstanceRefreshNotFound``, as AWS
+    does when none is in progress.
+    """
+    name = "instance-refresh"
+    import uuid
+    from datetime import UTC, datetime
+
+    from moto.autoscaling import exceptions as autoscaling_exceptions
+    from moto.autoscaling import responses as autoscaling_responses
+    from moto.core.exceptions import ServiceException
+    from moto.core.responses import ActionResult
+
+    response_class = _lookup(autoscaling_responses, "AutoScalingResponse", name)
+    existing = getattr(response_class, "start_instance_refresh", None)
+    if getattr(existing, _PATCHED_MARK, False):
+        return
+    _require(
+        existing is None,
+        name,
+        "moto now implements StartInstanceRefresh itself",
+    )
+    validation_error = _lookup(autoscaling_exceptions, "ValidationError", name)
+
+    class ActiveInstanceRefreshNotFound(ServiceException):
+        code = "ActiveInstanceRefreshNotFound"
+
+    def group_of(response: Any) -> Any:
+        group_name = response._get_param("AutoScalingGroupName")
+        group = response.autoscaling_backend.autoscaling_groups.get(group_name)
+        if group is None:
+            raise validation_error(f"AutoScalingGroup name not found - {group_name}")
+        return group
+
+    def start_instance_refresh(self: Any) -> Any:
+        group = group_of(self)
+        now = datetime.now(UTC)
+        refresh = {
+            "InstanceRefreshId": str(uuid.uuid4()),
+            "AutoScalingGroupName": group.name,
+            "Status": "Successful",
+            "StatusReason": "local AWS: nothing to replace",
+            "StartTime": now,
+            "EndTime": now,
+            "PercentageComplete": 100,
+            "InstancesToUpdate": 0,
+            "Strategy": self._get_param("Strategy") or "Rolling",
+        }
+        refreshes = getattr(group, "instance_refreshes", [])
+        group.instance_refreshes = [refresh, *refreshes]
+        return ActionResult({"InstanceRefreshId": refresh["InstanceRefreshId"]})
+
+    def describe_instance_refreshes(self: Any) -> Any:
+        group = group_of(self)
+        wanted = set(self._get_param("InstanceRefreshIds", []) or [])
+        refreshes = [
+            r
+            for r in getattr(group, "instance_refreshes", [])
+            if not wanted or r["InstanceRefreshId"] in wanted
+        ]
+        return ActionResult({"InstanceRefreshes": refreshes})
+
+    def cancel_instance_refresh(self: Any) -> Any:
+        group = group_of(self)
+        raise ActiveInstanceRefreshNotFound(
+            f"No in progress or pending Instance Refresh found for Auto Scaling group {group.name}"
+        )
+
+    setattr(start_instance_refresh, _PATCHED_MARK, True)
+    response_class.start_instance_refresh = start_instance_refresh
+    response_class.describe_instance_refreshes = describe_instance_refreshes
+    response_class.cancel_instance_refresh = cancel_instance_refresh
+
+
 MOTO_PATCHES: tuple[Callable[[], None], ...] = (
     patch_describe_policies_shape,
     patch_delete_marker_dispose,
@@ -506,6 +591,7 @@ MOTO_PATCHES: tuple[Callable[[], None], ...] = (
     patch_asg_default_instance_warmup,
     patch_lifecycle_hook_shape,
     patch_termination_lifecycle_actions,
+    patch_instance_refresh,
 )
 
 

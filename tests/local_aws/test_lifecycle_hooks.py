@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -187,3 +190,31 @@ def test_lifecycle_patches_fail_loudly_when_moto_changed(monkeypatch: pytest.Mon
     monkeypatch.setattr(models, "LifecycleHook", type("LifecycleHook", (), {}))
     with pytest.raises(MotoPatchError, match=r"lifecycle-hook-shape.*LifecycleHook"):
         patch_lifecycle_hook_shape()
+
+
+def test_an_instance_refresh_is_accepted_and_reported_done(aws: LocalAws) -> None:
+    # GIVEN a group (the provider starts a refresh when its launch template version changes)
+    autoscaling = _group(aws, "refresh", 1, hook=True)
+    # WHEN a refresh starts, and another is cancelled
+    refresh_id = autoscaling.start_instance_refresh(
+        AutoScalingGroupName="refresh", Strategy="Rolling"
+    )["InstanceRefreshId"]
+    (refresh,) = autoscaling.describe_instance_refreshes(AutoScalingGroupName="refresh")[
+        "InstanceRefreshes"
+    ]
+    # THEN it is listed as done (nothing to replace locally), and nothing is left to cancel
+    assert (refresh["InstanceRefreshId"], refresh["Status"]) == (refresh_id, "Successful")
+    with pytest.raises(ClientError, match="ActiveInstanceRefreshNotFound"):
+        autoscaling.cancel_instance_refresh(AutoScalingGroupName="refresh")
+
+
+def test_patches_apply_twice_as_a_no_op() -> None:
+    # In a child process: patching moto here would change it for the other tests.
+    done = subprocess.run(
+        [sys.executable, "-c", "from fleetctl.local_aws import apply_moto_patches as a; a(); a()"],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
