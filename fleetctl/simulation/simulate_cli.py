@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from fleetctl.simulation.errors import InputError
 from fleetctl.simulation.faults import Faults, parse_faults
-from fleetctl.simulation.policies import parse_policies
+from fleetctl.simulation.policies import NO_DRAIN, parse_policies
 from fleetctl.simulation.recommend import Slo, recommend
 from fleetctl.simulation.recommend import render as render_recommendation
 from fleetctl.simulation.results import text_report
@@ -41,6 +41,7 @@ EPILOG = """examples:
   fleetctl simulate --env prod --trace traffic.csv --set fleets.ai.target_messages_per_instance=10
   fleetctl simulate --env prod --scenario burst --set fleets.ai.workload.boot_seconds=300 --json
   fleetctl simulate --env prod --scenario steady --fault lose:ai:30 --fault outage:40-55
+  fleetctl simulate --env prod --scenario steady --no-drain
   fleetctl simulate --env prod --scenario burst --out out/simulation
   fleetctl simulate --env prod --scenario diurnal --recommend --slo 'ai:p95_wait<=120s'
 
@@ -61,7 +62,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--policy",
         default="current,seed,keda",
-        help="comma-separated: current, seed, keda, static:N (default: current,seed,keda)",
+        help="comma-separated: current, current:no-drain, seed, keda, static:N "
+        "(default: current,seed,keda)",
+    )
+    parser.add_argument(
+        "--no-drain",
+        action="store_true",
+        help="also run current:no-drain, the deployed stack without its termination hooks "
+        "and drain agents (what scale-in costs without them)",
     )
     parser.add_argument(
         "--set",
@@ -173,6 +181,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         environment, workload = load_workload(args)
         policies = parse_policies(args.policy)
+        if args.no_drain and NO_DRAIN not in [p.name for p in policies]:
+            policies += parse_policies(NO_DRAIN)
         faults = parse_faults(args.fault, args.seed)
         if args.recommend or args.slo:
             return run_recommend(args, environment, workload, faults)

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from fleetctl.simulation.drain import SimulatedDrainAgent
-from fleetctl.simulation.fleet import State
+from fleetctl import cli
+from fleetctl.simulation.drain import SimulatedDrainAgent, drain_agent
+from fleetctl.simulation.fleet import AutoScalingGroup, LifecycleHook, State
 from fleetctl.simulation.policies import NO_DRAIN, Current, parse_policies
 from fleetctl.simulation.results import FleetResult
 from fleetctl.simulation.run import run_policy, traffic
 from fleetctl.simulation.scenarios import SCENARIOS, scenario
 from fleetctl.simulation.world import World
 from modules.settings import EnvironmentSettings
-from tests.simulation.conftest import environment
+from tests.simulation.conftest import QUIET, environment
+from tests.simulation.test_world_model import LONG_JOBS, Scripted, ai_jobs, run_script
 from worker_metrics.contract import WorkerType
 
 SHORT_DAYS = 0.25
@@ -44,24 +48,33 @@ def test_no_job_is_killed_by_scale_in_on_any_scenario_with_the_agent() -> None:
     assert lost_without > 0
 
 
-def test_a_busy_instance_picked_for_scale_in_finishes_its_job_under_heartbeats() -> None:
-    # GIVEN AI jobs of 20 min on average (many longer than the 900 s heartbeat timeout)
-    env = environment(
-        "prod",
-        "fleets.ai.workload.job_duration=exponential",
-        "fleets.ai.workload.mean_job_seconds=1200",
-        "fleets.ai.workload.rate_per_minute=1",
-    )
-    # WHEN the deployed stack runs it for a quarter day
-    world, results = _run(env, "steady", drain=True)
+def test_busy_instances_picked_for_scale_in_finish_their_jobs_under_heartbeats() -> None:
+    # GIVEN 4 AI instances, each running a 1000 s job from t = 0 (longer than the
+    # 900 s heartbeat timeout), with the termination hook and drain agent as deployed
+    env = environment("prod", *QUIET, *LONG_JOBS)
+    settings = env.fleet(WorkerType.AI)
+
+    def deployed(group: AutoScalingGroup) -> None:
+        plan = settings.drain_plan
+        group.hook = LifecycleHook(plan.heartbeat_timeout_seconds, plan.default_result)
+        group.agent = drain_agent(group.engine, settings)
+
+    policy = Scripted(4, ((100.0, lambda g: g.set_desired(2)),), setup=deployed)
+
+    # WHEN desired drops to 2 at t = 100 (the ASG picks busy instances: it does not look)
+    world, results = run_script(env, ai_jobs(env, [0.0] * 4, 3000.0), policy)
+
+    # THEN nothing is killed: the two picked instances are held, heartbeat every 300 s
+    # (at 102, 402 and 702 s), and released at their agent's first poll after 1000 s
     agent = world.fleets[WorkerType.AI].group.agent
     assert isinstance(agent, SimulatedDrainAgent)
-    # THEN instances were drained: each waited for its job with heartbeats, then completed
-    assert agent.completed > 0 and agent.heartbeats >= agent.completed
     assert results[WorkerType.AI].killed_by_scale_in == 0
-    # ...and without the hook the same run kills jobs mid-way
-    _world, without = _run(env, "steady", drain=False)
-    assert without[WorkerType.AI].killed_by_scale_in > 0
+    assert results[WorkerType.AI].completed == 4
+    assert (agent.completed, agent.heartbeats) == (2, 6)
+    # ...which costs the two of them 1002 s each instead of 100 s
+    assert results[WorkerType.AI].instance_hours == pytest.approx(
+        (2 * 3000 + 2 * 1002) / 3600, 0.01
+    )
 
 
 def test_video_scales_in_only_idle_encoders_and_no_longer_stays_at_its_peak() -> None:
@@ -93,3 +106,17 @@ def test_draining_is_deterministic(seed: int) -> None:
     first = _run(env, "second-burst", drain=True, seed=seed)[1]
     second = _run(env, "second-burst", drain=True, seed=seed)[1]
     assert first == second
+
+
+def test_simulate_no_drain_adds_the_baseline(capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN / WHEN the steady scenario runs a quarter day with --no-drain
+    code = cli.main(
+        ["simulate", "--env", "prod", "--scenario", "steady", "--days", "0.25", "--policy",
+         "current", "--no-drain", "--json"]
+    )  # fmt: skip
+    policies = json.loads(capsys.readouterr().out)["policies"]
+    assert code == 0
+    # THEN both rows are there: nothing killed with the agent, jobs killed without it
+    assert set(policies) == {"current", NO_DRAIN}
+    assert all(f["killed_by_scale_in"] == 0 for f in policies["current"].values())
+    assert sum(f["killed_by_scale_in"] for f in policies[NO_DRAIN].values()) > 0
