@@ -474,3 +474,39 @@ def test_command_names_a_missing_setting_and_checks_prerequisites() -> None:
     assert "LIFECYCLE_HOOK_NAME is not set" in missing.stderr
     check = _agent_command("check")
     assert check.returncode == 0 and "with boto3: ready" in check.stdout
+
+
+def test_two_slots_run_two_jobs_at_once_and_both_stop_on_drain(
+    aws: LocalAws, tmp_path: Path
+) -> None:
+    # GIVEN 4 messages and a worker with 2 slots (jobs_per_instance = 2)
+    fleet = _fleet(aws, messages=4)
+    run_dir = RunDir(tmp_path / "run")
+    run_dir.prepare()
+    lock = threading.Lock()
+    running, peak, done = [0], [0], threading.Event()
+    handled: list[str] = []
+
+    def job(message: Message) -> None:
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.3)
+        with lock:
+            running[0] -= 1
+            handled.append(message.body)
+            if len(handled) == 4:
+                done.set()
+
+    loop = ConsumeLoop(fleet.sqs, [fleet.queue_url], job, run_dir=run_dir, wait_seconds=1)
+    counts: dict[Outcome, int] = {}
+    consumer = threading.Thread(target=lambda: counts.update(loop.run(concurrency=2)))
+    consumer.start()
+    # WHEN the 4 jobs are done and the agent signals drain
+    assert done.wait(TIMEOUT)
+    run_dir.signal_drain(DrainReason.SCALE_IN)
+    consumer.join(TIMEOUT)
+    # THEN both slots worked at once, every job ran once, and each slot stopped
+    assert peak[0] == 2 and sorted(handled) == [f"job-{i}" for i in range(4)]
+    assert counts[Outcome.DONE] == 4 and counts[Outcome.STOP] == 2
+    assert fleet.messages() == 0 and run_dir.read_jobs() == ()
