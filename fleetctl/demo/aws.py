@@ -98,6 +98,9 @@ class GroupState:
     max_size: int
     instance_ids: tuple[str, ...] = ()
     """The in-service instances (the demo's workers run on them)."""
+    terminating_ids: tuple[str, ...] = ()
+    """Instances the termination hook holds in ``Terminating:Wait``: still running their
+    jobs until their drain agent completes the lifecycle action."""
 
 
 def describe_groups(
@@ -116,12 +119,18 @@ def describe_groups(
             for i in group.get("Instances", [])
             if i.get("LifecycleState") == "InService"
         )
+        terminating = tuple(
+            str(i["InstanceId"])
+            for i in group.get("Instances", [])
+            if i.get("LifecycleState") == "Terminating:Wait"
+        )
         states[worker_type] = GroupState(
             int(group["DesiredCapacity"]),
             len(serving),
             int(group["MinSize"]),
             int(group["MaxSize"]),
             serving,
+            terminating,
         )
     missing = [t.value for t in names if t not in states]
     if missing:

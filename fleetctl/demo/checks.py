@@ -54,6 +54,14 @@ def own_checks(
                 f"{trace.completed}/{trace.enqueued} processed, {left} left",
             )
         )
+        checks.append(
+            (
+                f"{worker_type.value} no job killed by scale-in",
+                trace.killed == 0,
+                f"{trace.killed} killed; {trace.drained} instances drained by their agent, "
+                f"{trace.held_busy} of them picked while jobs ran",
+            )
+        )
     failures = [p for p in context.problems if "handler failed" in p]
     checks.append(
         (

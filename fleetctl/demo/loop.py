@@ -1,7 +1,8 @@
 """Step 5 of the demo: the tick loop, one simulated minute per tick.
 
 Each tick the simulated workers (``fleetctl.demo.workers``: the simulator's
-worker model) consume the queues, the handler from the built
+worker model) consume the queues, each instance's drain agent (``fleetctl.demo.drain``:
+the real ``worker_agent.core``) answers the termination hook, the handler from the built
 zip runs on the tick's scheduled event, and the target-tracking model scales AI
 and Messaging from the ``BacklogPerInstance`` datapoint the handler published.
 One table row per tick: queue depth, messages in flight and desired/in-service
@@ -25,6 +26,7 @@ from fleetctl.demo.aws import (
     scheduled_event,
 )
 from fleetctl.demo.context import Arrival, RunContext
+from fleetctl.demo.drain import DemoDrain
 from fleetctl.demo.output import say
 from fleetctl.demo.workers import SqsWorkers, StepResult
 from fleetctl.local_aws import LocalAws
@@ -46,6 +48,8 @@ class FleetTrace:
     scale_outs: int = 0
     scale_ins: int = 0
     killed: int = 0
+    drained: int = 0
+    held_busy: int = 0
 
 
 @dataclass
@@ -64,6 +68,7 @@ class LoopState:
     cloudwatch: Any
     asg_names: dict[WorkerType, str]
     simulator: SqsWorkers
+    drain: DemoDrain
     models: dict[WorkerType, TargetTrackingModel]
     traces: dict[WorkerType, FleetTrace]
     handler_environment: dict[str, str]
@@ -122,6 +127,12 @@ def set_up_loop(context: RunContext, aws: LocalAws, clients: Mapping[str, Any]) 
         clients["sqs"], {t: f.queue_urls for t, f in outputs.fleets.items()}, context.settings
     )
     models = _deployed_models(autoscaling, outputs, asg_names)
+    drain = DemoDrain(autoscaling, context.settings, asg_names)
+    say(
+        "  drain agents: worker_agent.core on every instance, through each fleet's hook ("
+        + ", ".join(f"{t.value} {f.hook_name}" for t, f in drain.fleets.items())
+        + ")"
+    )
     traces = _enqueue_burst(simulator, context)
     environment = handler_environment(clients["lambda"], outputs.function_name, aws)
     log_path = context.run_dir / "lambda.log"
@@ -141,6 +152,7 @@ def set_up_loop(context: RunContext, aws: LocalAws, clients: Mapping[str, Any]) 
         cloudwatch=clients["cloudwatch"],
         asg_names=asg_names,
         simulator=simulator,
+        drain=drain,
         models=models,
         traces=traces,
         handler_environment=environment,
@@ -206,12 +218,27 @@ def run_tick(
     scenario's arrivals land and the models scale on each datapoint; prints the row.
     Returns the groups after scaling, which the next tick's workers start from."""
     when = loop.clock_start + timedelta(minutes=tick)
-    # The workers run up to the start of this tick's minute (seconds from the clock start).
-    steps = loop.simulator.step(tick * 60.0, {t: g.instance_ids for t, g in groups.items()})
-    for worker_type, step in steps.items():
-        loop.traces[worker_type].completed += step.completed
-        loop.traces[worker_type].killed += step.killed
+    # The workers run up to the start of this tick's minute (seconds from the clock start),
+    # every instance's drain agent polling before and after them.
+    steps = loop.simulator.step(
+        tick * 60.0,
+        {t: g.instance_ids for t, g in groups.items()},
+        {t: g.terminating_ids for t, g in groups.items()},
+        loop.drain,
+    )
     minute = _Minute(loop, tick, when)
+    for worker_type, step in steps.items():
+        trace = loop.traces[worker_type]
+        trace.completed += step.completed
+        trace.killed += step.killed
+        trace.drained += len(step.drained)
+        trace.held_busy = loop.drain.fleets[worker_type].held_busy
+        if step.drained:
+            minute.note(
+                when,
+                f"{worker_type.value}: drain agent released {len(step.drained)} instance(s) "
+                "with no job left (CompleteLifecycleAction CONTINUE)",
+            )
     record = _invoke_handler(loop, handler, minute)
     minute.advance(when + timedelta(minutes=1))
     scaled = describe_groups(loop.autoscaling, loop.asg_names)

@@ -147,7 +147,7 @@ def write_summary(
             f"  {t.value:<9} enqueued {tr.enqueued:>4}  processed {tr.completed:>4}  "
             f"peak desired {tr.peak_desired:>2}  final {tr.final_desired}/{tr.final_in_service}"
             f"  ({tr.scale_outs} scale-outs, {tr.scale_ins} scale-ins;"
-            f" {tr.killed} jobs killed by scale-in)"
+            f" {tr.killed} jobs killed by scale-in; {tr.drained} instances drained)"
             for t, tr in traces.items()
         ),
         "",

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from fleetctl.demo.drain import DemoDrain
 from fleetctl.simulation.workers import WorkerPool
 from modules.settings import EnvironmentSettings
 from worker_metrics.contract import WorkerType
@@ -57,6 +58,8 @@ class StepResult:
     started: int
     in_flight: int
     killed: int
+    drained: tuple[str, ...] = ()
+    """Instances whose drain agent completed their lifecycle action this tick."""
 
 
 def _sent_at(message: Mapping[str, Any]) -> float:
@@ -113,23 +116,34 @@ class SqsWorkers:
         return sent
 
     def step(
-        self, now: float, instances: Mapping[WorkerType, Sequence[str]]
+        self,
+        now: float,
+        instances: Mapping[WorkerType, Sequence[str]],
+        terminating: Mapping[WorkerType, Sequence[str]] | None = None,
+        drain: DemoDrain | None = None,
     ) -> dict[WorkerType, StepResult]:
         """Run every fleet's workers up to simulated second ``now``, on the in-service
-        ``instances`` (ids) each group lists."""
+        ``instances`` (ids) each group lists and those it holds ``terminating``.
+
+        With ``drain``, every instance's drain agent polls before the workers run
+        (an instance being terminated stops taking work) and after (an instance
+        whose last job ended is released)."""
         results = {}
         for worker_type, pool in self.pools.items():
-            killed = pool.sync(instances.get(worker_type, ()), now)
+            held = tuple((terminating or {}).get(worker_type, ()))
+            killed = pool.sync([*instances.get(worker_type, ()), *held], now)
             urls = self.queue_urls[worker_type]
 
             def receive(wanted: int, urls: Sequence[str] = urls) -> list[Message]:
                 return self._receive(urls, wanted)
 
+            drained = drain.poll(now, worker_type, pool, held) if drain else []
             step = pool.advance(now, receive, lambda message: message.sent_at)
+            drained += drain.poll(now, worker_type, pool, held) if drain else []
             self._delete(step.completed)
             self._give_back([*killed, *step.unused])
             results[worker_type] = StepResult(
-                len(step.completed), step.started, step.running, len(killed)
+                len(step.completed), step.started, step.running, len(killed), tuple(drained)
             )
         return results
 

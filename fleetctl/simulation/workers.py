@@ -104,7 +104,8 @@ class WorkerPool(Generic[Handle]):
                 if self._ends[job] <= now:
                     agenda.append((self._ends[job], next(order), name, job))
             idle_from = max(instance.ready_at, self._last)
-            for _ in range(instance.slots - len(instance.running)):
+            # A draining instance (its agent stopped it taking work) only finishes jobs.
+            for _ in range(instance.slots - len(instance.running) if instance.accepting else 0):
                 agenda.append((idle_from, next(order), name, 0))
         heapq.heapify(agenda)
         buffer: list[Handle] = []
@@ -116,7 +117,7 @@ class WorkerPool(Generic[Handle]):
                 del instance.running[job]
                 step.completed.append(self._handles.pop(job))
                 del self._ends[job]
-            if drained:
+            if drained or not instance.accepting:
                 continue
             if not buffer:
                 buffer = list(receive(1 + sum(1 for entry in agenda if not entry[3])))

@@ -1,0 +1,109 @@
+"""The demo's drain agents: ``worker_agent.core`` per simulated instance, on the local AWS."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from fleetctl.demo.context import DemoError
+from fleetctl.demo.drain import DemoDrain
+from fleetctl.demo.workers import SqsWorkers
+from fleetctl.local_aws import LocalAws
+from tests.simulation.conftest import environment
+from worker_metrics.contract import WorkerType
+
+VIDEO = WorkerType.VIDEO
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[LocalAws]:
+    with LocalAws.start() as local_aws:
+        yield local_aws
+
+
+def _client(aws: LocalAws, service: str) -> Any:
+    return boto3.session.Session(
+        aws_access_key_id="test", aws_secret_access_key="test", region_name=aws.region
+    ).client(service, endpoint_url=aws.endpoint)
+
+
+def _group(aws: LocalAws, name: str, hook: bool) -> str:
+    ec2, autoscaling = _client(aws, "ec2"), _client(aws, "autoscaling")
+    ec2.create_launch_template(
+        LaunchTemplateName=name,
+        LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "t3.small"},
+    )
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName=name,
+        MinSize=0,
+        MaxSize=2,
+        DesiredCapacity=1,
+        LaunchTemplate={"LaunchTemplateName": name},
+        AvailabilityZones=[f"{aws.region}a"],
+    )
+    if hook:  # as the stack deploys it for local's Video fleet
+        autoscaling.put_lifecycle_hook(
+            AutoScalingGroupName=name,
+            LifecycleHookName=f"{name}-drain",
+            LifecycleTransition="autoscaling:EC2_INSTANCE_TERMINATING",
+            HeartbeatTimeout=900,
+            DefaultResult="CONTINUE",
+        )
+    (group,) = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])[
+        "AutoScalingGroups"
+    ]
+    return str(group["Instances"][0]["InstanceId"])
+
+
+def _states(aws: LocalAws, name: str) -> dict[str, str]:
+    (group,) = _client(aws, "autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=[name]
+    )["AutoScalingGroups"]
+    return {i["InstanceId"]: i["LifecycleState"] for i in group["Instances"]}
+
+
+def test_a_busy_instance_picked_for_scale_in_finishes_its_job_then_goes(aws: LocalAws) -> None:
+    # GIVEN local's Video workers (60 s boot, 60 s jobs, one per instance) on one instance
+    # of a group with its termination hook, and 3 messages
+    env = environment("local")
+    instance = _group(aws, "demo-drain", hook=True)
+    sqs, autoscaling = _client(aws, "sqs"), _client(aws, "autoscaling")
+    urls = {
+        t: (sqs.create_queue(QueueName=f"demo-drain-{t.name}")["QueueUrl"],) for t in WorkerType
+    }
+    workers = SqsWorkers(sqs, urls, env)
+    drain = DemoDrain(autoscaling, env, {VIDEO: "demo-drain"})
+    workers.enqueue(VIDEO, 3)
+    workers.step(0.0, {VIDEO: [instance]}, drain=drain)
+    running = workers.step(90.0, {VIDEO: [instance]}, drain=drain)[VIDEO]
+    assert running.in_flight == 1  # its job started at 60 s and ends at 120 s
+
+    # WHEN the group scales in mid-job: the hook holds the instance in Terminating:Wait
+    autoscaling.set_desired_capacity(AutoScalingGroupName="demo-drain", DesiredCapacity=0)
+    assert _states(aws, "demo-drain") == {instance: "Terminating:Wait"}
+    held = workers.step(100.0, {VIDEO: []}, {VIDEO: [instance]}, drain)[VIDEO]
+
+    # THEN the job goes on: nothing killed, nothing released, a heartbeat recorded
+    assert (held.killed, held.drained, held.in_flight) == (0, (), 1)
+    assert drain.fleets[VIDEO].heartbeats == 1 and drain.fleets[VIDEO].held_busy == 1
+    assert _states(aws, "demo-drain") == {instance: "Terminating:Wait"}
+
+    # WHEN the job has ended
+    done = workers.step(130.0, {VIDEO: []}, {VIDEO: [instance]}, drain)[VIDEO]
+
+    # THEN it was completed (deleted), no new job started, and the agent released the instance
+    assert (done.completed, done.started, done.killed, done.drained) == (1, 0, 0, (instance,))
+    assert _states(aws, "demo-drain") == {}
+    visible = sqs.get_queue_attributes(
+        QueueUrl=urls[VIDEO][0], AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]["ApproximateNumberOfMessages"]
+    assert visible == "2"
+
+
+def test_a_group_without_its_hook_is_a_demo_error(aws: LocalAws) -> None:
+    _group(aws, "demo-no-hook", hook=False)
+    with pytest.raises(DemoError, match="demo-no-hook: no autoscaling:EC2_INSTANCE_TERMINATING"):
+        DemoDrain(_client(aws, "autoscaling"), environment("local"), {VIDEO: "demo-no-hook"})
