@@ -218,8 +218,13 @@ def goals_table(
     if quality is not None and quality.ok:
         same = quality.data["goals"]["deterministic"]
         rows.append(
-            f"| Simulator: same seed, same bytes (8 scenarios x 3 policies) | identical |"
+            f"| Simulator: same seed, same bytes (8 scenarios x 4 policies) | identical |"
             f" {'identical' if same else 'different'} | {verdict(same)} |"
+        )
+        safe = quality.data["goals"]["no job killed by scale-in with the agent"]
+        rows.append(
+            f"| Simulator: jobs killed by scale-in with the drain agent (8 scenarios x 3 fleets)"
+            f" | 0 | {'0' if safe else 'some'} | {verdict(safe)} |"
         )
     backlog = runs.get("backlog_query")
     if backlog is not None and backlog.ok:

@@ -1,4 +1,8 @@
-"""Scaling quality: every built-in scenario x policy (current, seed, keda) x fleet, on prod.
+"""Scaling quality: every built-in scenario x policy x fleet, on prod.
+
+Policies: current (the deployed stack, with its termination hooks and drain
+agents), current:no-drain (the same without them: the baseline of issue 14),
+seed, keda.
 
 Each scenario runs once per policy with seed 1 through ``fleetctl.simulation``
 (the same code as ``fleetctl simulate``): the runs are deterministic, so one
@@ -28,7 +32,7 @@ from fleetctl.simulation.scenarios import SCENARIOS
 from modules.settings import load_environment
 
 ENVIRONMENT = "prod"
-POLICIES = "current,seed,keda"
+POLICIES = "current,current:no-drain,seed,keda"
 SEED = 1
 
 
@@ -86,21 +90,31 @@ def main(argv: list[str] | None = None) -> int:
     same = all(first[name].to_json() == second[name].to_json() for name in first)
     if not same:
         log("scaling_quality: two runs with the same seed differ")
+    killed = {
+        f"{name}/{worker_type.value}": fleet.killed_by_scale_in
+        for name, result in first.items()
+        for worker_type, fleet in result.policies["current"].items()
+        if fleet.killed_by_scale_in
+    }
+    safe = not killed
+    if not safe:
+        log(f"scaling_quality: jobs killed by scale-in with the drain agent: {killed}")
     print(markdown(first))
     print()
     print(
         f"Deterministic: a second run with the same seed gave {'the same' if same else 'DIFFERENT'}"
-        " bytes."
+        " bytes. Jobs killed by scale-in with the drain agent (current), every scenario and"
+        f" fleet: {sum(killed.values())}."
     )
     document: dict[str, Any] = {
         "machine": machine(),
         "benchmark": "scaling_quality",
         "deterministic": same,
         "results": {name: json.loads(result.to_json()) for name, result in first.items()},
-        "goals": {"deterministic": same},
+        "goals": {"deterministic": same, "no job killed by scale-in with the agent": safe},
     }
     write_json(args.json, document)
-    return 0 if same else 1
+    return 0 if same and safe else 1
 
 
 if __name__ == "__main__":
