@@ -36,6 +36,10 @@ log = logging.getLogger("worker_agent")
 EXIT_DONE = 0
 
 
+class Superseded(Exception):
+    """An action no longer wanted by the time it ran; decided again on the next poll."""
+
+
 class Agent:
     """One instance's drain agent. ``api`` is a ``LifecycleApi`` for this instance."""
 
@@ -89,6 +93,9 @@ class Agent:
             except ActionFailed as err:
                 log.error("%s (decided again on the next poll)", err)
                 continue
+            except Superseded as why:
+                log.info("%s", why)
+                continue
             self.state = confirm(self.state, action, self.clock())
         self.run_dir.write_status(self.status(observation))
 
@@ -120,6 +127,12 @@ class Agent:
             self.run_dir.set_protected(True)
             return
         self.run_dir.set_protected(False)
+        if self.run_dir.read_jobs():
+            # A worker claimed a job since the observation. It claims, then reads the
+            # marker: either its claim shows here, or the marker was already gone and
+            # it waits for protection. So no message is received while unprotected.
+            self.run_dir.set_protected(True)
+            raise Superseded("a job was claimed meanwhile: scale-in protection kept")
         try:
             self.api.set_protection(False)
         except ActionFailed:

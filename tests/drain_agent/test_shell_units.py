@@ -7,6 +7,7 @@ import os
 import socket
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +15,11 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from tests.drain_agent.fake_imds import TOKEN, fake_imds
+from worker_agent.agent import Agent, Superseded
 from worker_agent.aws import ActionFailed, LifecycleApi, with_backoff
 from worker_agent.config import AgentConfig, ConfigError
 from worker_agent.contract import RunDir
-from worker_agent.core import DrainReason, Job
+from worker_agent.core import DrainReason, Job, SetProtection
 from worker_agent.imds import Imds, ImdsUnavailable, parse_spot_notice
 
 # ------------------------------------------------------------------ IMDS
@@ -280,3 +282,39 @@ def test_the_agent_is_python_3_9() -> None:
         ast.parse(source, str(path), feature_version=(3, 9))
         if path.name != "__init__.py":
             assert "from __future__ import annotations" in source, path.name
+
+
+class _RecordingApi:
+    instance_id = "i-1"
+
+    def __init__(self) -> None:
+        self.protection: list[bool] = []
+
+    def set_protection(self, protected: bool) -> None:
+        self.protection.append(protected)
+
+
+def test_a_job_claimed_while_the_agent_unprotects_keeps_the_instance_protected(
+    run_dir: RunDir,
+) -> None:
+    # GIVEN a protected instance whose agent observed no job and decided to unprotect
+    api = _RecordingApi()
+    agent = Agent(AgentConfig.from_env(_env()), imds=None, api=api, run_dir=run_dir)  # type: ignore[arg-type]
+    agent.state = replace(agent.state, protected=True)
+    run_dir.set_protected(True)
+
+    # WHEN a worker claims a job before the agent acts (it will read the marker next)
+    run_dir.claim()
+    with pytest.raises(Superseded):
+        agent.act(SetProtection(False), 0)
+
+    # THEN the protection is never cleared and the marker is still there for the worker
+    assert api.protection == []
+    assert run_dir.is_protected()
+
+    # AND with no job, the marker goes before the API call clears the protection
+    (job,) = run_dir.read_jobs()
+    run_dir.release(job.job_id)
+    agent.act(SetProtection(False), 0)
+    assert api.protection == [False]
+    assert not run_dir.is_protected()
