@@ -196,6 +196,12 @@ def goals_table(
             # A row without a verdict is informative: its delay is SQS's count lag.
             result = "n/a (SQS count lag)" if row["ok"] is None else verdict(row["ok"])
             rows.append(f"| {row['item']} | {row['goal']} | {row['measured']} | {result} |")
+    divisor = runs.get("tracked_divisor")
+    if divisor is not None and divisor.ok:
+        for row in divisor.data["goal_rows"]:
+            # A row without a verdict shows the other reading's warm-fleet overshoot.
+            result = "n/a (other reading)" if row["ok"] is None else verdict(row["ok"])
+            rows.append(f"| {row['item']} | {row['goal']} | {row['measured']} | {result} |")
     scale = runs.get("synth_scale")
     if scale is not None and scale.ok:
         fit, goals = scale.data["fit"], scale.data["goals"]
@@ -293,6 +299,8 @@ def render(
         "backlog_query": "Backlog query (bench/backlog_query.py)",
         "simulation_speed": "Simulator speed (bench/simulation_speed.py)",
         "scaling_quality": "Scaling quality: scenario x policy x fleet (bench/scaling_quality.py)",
+        "tracked_divisor": "The tracked metric's divisor under both readings of warmup"
+        " (bench/tracked_divisor.py)",
     }
     for name, run in runs.items():
         out += [

@@ -318,7 +318,7 @@ class _Minute:
         )
         end = start + period
         decision: ScalingDecision = model.evaluate(
-            (end - loop.clock_start).total_seconds(), metric, group[worker_type].in_service
+            (end - loop.clock_start).total_seconds(), metric, group[worker_type].desired
         )
         if decision.desired is not None:
             loop.autoscaling.set_desired_capacity(

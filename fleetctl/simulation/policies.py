@@ -32,19 +32,23 @@ How target tracking is fed (``TrackedScaler``), and how sure we are:
 
 * **documented:** the policy tracks the ``Average`` of its metric per period
   (``publisher.sample_seconds``: 10, 30 or 60 s, the policy's ``period``; the
-  seed's: 60 s); it scales out proportionally to the group's current capacity, and
-  during scale-out instances still warming up count as current capacity, so
-  the model is given the group's desired capacity;
+  seed's: 60 s); it scales out proportionally to the group's current capacity,
+  and during scale-out warming instances count as part of it so that repeated
+  breaches give a single scale activity. The model is given the group's desired
+  capacity and keeps which of it still warms up; it reads that sentence as AWS
+  explains it (``target_tracking``): the proportional capacity of the warmed
+  instances, acted on above the capacity already asked for.
+  ``Current(warming_in_base=True)`` is the other reading (``bench/tracked_divisor.py``);
 * **assumed:** a period is evaluated when it closes, and by default the group
   acts **after** the tick of that instant has read it: CloudWatch evaluates a
   closed period with some delay (undocumented), while the next tick fires on
-  time, so the datum of the minute in which target tracking acts was computed
-  before it acted, and the next evaluation multiplies the new capacity by
-  that stale ratio. ``Current(alarm_before_tick=True)`` takes the other order
-  (the demo's, and the one behind issue 12's figure: dividing by the capacity
-  asked for, a 100-message AI burst on a warm fleet of 1 with a 240 s boot
-  peaks at 5; with the default order it goes 1 -> 5 -> 20, as with in-service
-  instances it does under both). Both are tested;
+  time, so the datum of the period in which target tracking acts was computed
+  before it acted. Under AWS's reading that stale datum changes nothing (it is
+  multiplied by the warmed instances only); under the other it is multiplied
+  by the new capacity: a warm AI fleet of 1 meeting 100 messages with a 240 s
+  boot goes 1 -> 5 -> 20 whatever the divisor, and peaks at 5 only dividing by
+  the capacity asked for with the alarm acting first
+  (``Current(alarm_before_tick=True)``). All combinations are tested;
 * the alarms' datapoint counts and the scale-in step are the target-tracking
   model's own (``target_tracking``: observed, not documented).
 
@@ -102,8 +106,8 @@ class TrackedScaler:
     alarms evaluate a period when it closes (the Average of its datapoints, or
     missing data), after the tick of that instant, or before it with
     ``act_before_tick``.
-    The model gets the group's desired capacity as current capacity: AWS counts
-    instances still warming up as capacity during scale-out.
+    The model gets the group's desired capacity, and keeps which of it still
+    warms up (``target_tracking``).
     """
 
     def __init__(
@@ -139,9 +143,12 @@ class TrackedScaler:
             group.set_desired(decision.desired)
 
 
-def tracking_policy(fleet: FleetWorld, period_seconds: int = 60) -> TargetTrackingPolicy:
+def tracking_policy(
+    fleet: FleetWorld, period_seconds: int = 60, warming_in_base: bool = False
+) -> TargetTrackingPolicy:
     """The target-tracking policy the stack deploys for ``fleet``, from its settings;
-    ``period_seconds``: the publisher's ``sample_seconds``."""
+    ``period_seconds``: the publisher's ``sample_seconds``; ``warming_in_base``:
+    the model's other reading of warmup (``target_tracking``)."""
     settings = fleet.settings
     return TargetTrackingPolicy(
         target_value=float(settings.target_messages_per_instance),
@@ -149,6 +156,7 @@ def tracking_policy(fleet: FleetWorld, period_seconds: int = 60) -> TargetTracki
         max_size=settings.max_size,
         instance_warmup_seconds=float(settings.instance_warmup_seconds),
         period_seconds=period_seconds,
+        warming_in_base=warming_in_base,
     )
 
 
@@ -171,11 +179,14 @@ class Current:
     every instance its drain agent (``simulation.drain``, issue 14). False
     (``current:no-drain``) is the stack without them: scale-in terminates at
     once, and protected instances are never unprotected.
+    ``warming_in_base``: default false; True models target tracking under the
+    other reading of warmup (``target_tracking``), for ``bench/tracked_divisor.py``.
     """
 
     name: str = "current"
     alarm_before_tick: bool = False
     drain: bool = True
+    warming_in_base: bool = False
 
     def attach(self, world: World, environment: EnvironmentSettings, faults: Faults) -> None:
         if self.drain:
@@ -185,9 +196,8 @@ class Current:
             fleet = world.fleets[worker_type]
             period = environment.publisher.sample_seconds
             series = _series("backlog", worker_type)
-            scaler = TrackedScaler(
-                world, fleet, tracking_policy(fleet, period), series, self.alarm_before_tick
-            )
+            policy = tracking_policy(fleet, period, self.warming_in_base)
+            scaler = TrackedScaler(world, fleet, policy, series, self.alarm_before_tick)
             publisher.listeners.append(scaler.datum)
         for fleet in world.fleets.values():
             # As deployed: new Video instances start protected (the drain agent clears it).

@@ -9,9 +9,11 @@ What AWS **documents** (EC2 Auto Scaling user guide, "Target tracking scaling
 policies" and "default instance warmup"): scale-out is proportional and as fast
 as possible, scale-in gradual; no scale-in on insufficient data; no scale-in
 while new instances warm up; during scale-out, instances still warming up count
-as current capacity. What we **observed** on the alarms AWS creates: the
-datapoint counts below. What we **assume**: the proportional formula, the
-scale-in step, and nothing at all at zero capacity (below).
+as part of the current capacity "so that multiple alarm breaches that need a
+similar amount of capacity result in a single scale activity". What we
+**observed** on the alarms AWS creates: the datapoint counts below. What we
+**assume**: the proportional formula, the scale-in step, and nothing at all at
+zero capacity (below).
 
 What the model reproduces (NOTES §3):
 
@@ -37,13 +39,23 @@ What the model reproduces (NOTES §3):
 * Missing data is insufficient data: it never breaches either alarm, and it
   breaks the consecutive runs. A publisher that skips minutes freezes scaling.
 * Warmup: instances launched within ``instance_warmup_seconds`` are still
-  warming up. During that window a further scale-out happens only when the new
-  proportional capacity exceeds the capacity already asked for (the warming
-  instances are not added twice), and there is no scale-in. Instances another
-  controller launched (the Lambda's activation from zero: the capacity grew
-  between two evaluations without this policy) warm up too; without that, a
-  policy whose AlarmLow is armed by an idle fleet (15 low datapoints: 150 s at
-  10 s) would scale in the instances the Lambda just started.
+  warming up, and there is no scale-in while any is. During scale-out the
+  proportional capacity is computed on the instances **past** their warmup
+  (the base), and acted on only when it exceeds the capacity already asked for,
+  warming instances included: ``desired = max(desired, ceil(base * metric /
+  target))``. This is how AWS explains its documented sentence (an AWS
+  engineer's worked example on re:Post, "slow down ASG target tracking scale
+  out": a group of 4 that asked for 5 computes ``4 + 1`` again while the fifth
+  warms up, and launches nothing): the same breach, repeated while the
+  instances it asked for boot, asks for the same capacity, a single scale
+  activity. The other reading (the base includes the warming instances, so a
+  repeated breach multiplies the capacity already asked for) is
+  ``TargetTrackingPolicy(warming_in_base=True)``, kept to measure how much a
+  choice depends on the reading (``bench/tracked_divisor.py``). Instances
+  another controller launched (the Lambda's activation from zero: the capacity
+  grew between two evaluations without this policy) warm up too; without that,
+  a policy whose AlarmLow is armed by an idle fleet (15 low datapoints: 150 s
+  at 10 s) would scale in the instances the Lambda just started.
 * ``disable_scale_in``; results are clamped to ``[min_size, max_size]``.
 
 There are no cooldowns: ``ScaleInCooldown``/``ScaleOutCooldown`` belong to
@@ -112,6 +124,9 @@ class TargetTrackingPolicy:
     ``period_seconds``: the metric's period, default 60; one of
     ``PERIODS_SECONDS`` (10, 30, 60). AlarmHigh/Low count datapoints of this
     period (assumed below 60 s; see the module doc).
+    ``warming_in_base``: default false (AWS's reading, module doc): scale-out is
+    proportional to the instances past their warmup. True: to the whole
+    capacity, warming instances included (the other reading, for sensitivity).
 
     Raises ValueError naming the field and the value.
     """
@@ -122,6 +137,7 @@ class TargetTrackingPolicy:
     instance_warmup_seconds: float = 300.0
     disable_scale_in: bool = False
     period_seconds: int = 60
+    warming_in_base: bool = False
 
     def __post_init__(self) -> None:
         if not (self.target_value > 0 and math.isfinite(self.target_value)):
@@ -174,16 +190,15 @@ class TargetTrackingModel:
     """One target-tracking policy on one ASG, fed one datapoint per period.
 
     State: the last ``LOW_DATAPOINTS`` datapoints (``None`` = missing), the time of
-    the last evaluation, and the last scale-out (time and the capacity asked for)
-    for warmup. Create one per fleet and call ``evaluate`` once per period.
+    the last evaluation, and the capacity increases still warming up (when, how
+    many). Create one per fleet and call ``evaluate`` once per period.
     """
 
     def __init__(self, policy: TargetTrackingPolicy) -> None:
         self.policy = policy
         self._datapoints: deque[float | None] = deque(maxlen=max(HIGH_DATAPOINTS, LOW_DATAPOINTS))
         self._last_evaluated_at: float | None = None
-        self._scaled_out_at: float | None = None
-        self._scaled_out_to = 0
+        self._launches: deque[tuple[float, int]] = deque()
         self._expected_capacity: int | None = None
 
     @property
@@ -198,9 +213,10 @@ class TargetTrackingModel:
         Periods skipped since the previous call count as missing datapoints.
         ``metric``: the tracked metric's datapoint for the period ending at
         ``now`` (backlog per instance), or ``None`` when none was published.
-        ``capacity``: the ASG's current capacity, >= 0. AWS counts instances
-        still warming up as capacity during scale-out, so a faithful caller
-        passes the desired capacity; 0 means no scale-out (see the module doc).
+        ``capacity``: the ASG's desired capacity, >= 0, warming instances
+        included: the model keeps which of it is still warming up (its own
+        scale-outs, and any increase it did not make); 0 means no scale-out
+        (see the module doc).
 
         Raises ValueError for time going backwards, a negative capacity, or a
         negative or non-finite metric.
@@ -208,7 +224,7 @@ class TargetTrackingModel:
         self._record(now, metric, capacity)
         if self._expected_capacity is not None and capacity > self._expected_capacity:
             # Launched by another controller since the last evaluation: warming up.
-            self._scaled_out_at, self._scaled_out_to = now, capacity
+            self._launches.append((now, capacity - self._expected_capacity))
         decision = self._decide(now, metric, capacity)
         self._expected_capacity = capacity if decision.desired is None else decision.desired
         return decision
@@ -253,11 +269,15 @@ class TargetTrackingModel:
             length += 1
         return length
 
+    def _warming(self, now: float) -> int:
+        """Instances asked for within the warmup, still warming up at ``now``."""
+        launches = self._launches
+        while launches and now >= launches[0][0] + self.policy.instance_warmup_seconds:
+            launches.popleft()
+        return sum(count for _, count in launches)
+
     def _in_warmup(self, now: float) -> bool:
-        return (
-            self._scaled_out_at is not None
-            and now < self._scaled_out_at + self.policy.instance_warmup_seconds
-        )
+        return self._warming(now) > 0
 
     def _proportional(self, metric: float, capacity: int) -> int:
         return math.ceil(capacity * metric / self.policy.target_value)
@@ -273,17 +293,19 @@ class TargetTrackingModel:
             return ScalingDecision(
                 None, f"{header}, at 0: not scaled out of zero (activation's)", Alarm.HIGH
             )
-        wanted = min(max(self._proportional(metric, capacity), capacity + 1), policy.max_size)
         if capacity >= policy.max_size:
             return ScalingDecision(None, f"{header}, at max {policy.max_size}", Alarm.HIGH)
-        if self._in_warmup(now) and wanted <= self._scaled_out_to:
+        warming = 0 if policy.warming_in_base else min(self._warming(now), capacity)
+        base = capacity - warming
+        wanted = min(max(self._proportional(metric, base), base + 1), policy.max_size)
+        if wanted <= capacity:
             return ScalingDecision(
                 None,
-                f"{header}, in warmup: {wanted} <= {self._scaled_out_to} already launching",
+                f"{header}, in warmup: {wanted} <= {capacity} already asked for "
+                f"({warming} warming up)",
                 Alarm.HIGH,
             )
-        self._scaled_out_at = now
-        self._scaled_out_to = wanted
+        self._launches.append((now, wanted - capacity))
         return ScalingDecision(
             wanted, f"{header} → {wanted} instances (was {capacity})", Alarm.HIGH
         )

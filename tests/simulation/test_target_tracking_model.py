@@ -85,9 +85,13 @@ def test_a_group_at_zero_is_not_scaled_out_by_target_tracking() -> None:
     assert decision.alarm is Alarm.HIGH
     assert decision.reason == "AlarmHigh 3/3: 57 > 20, at 0: not scaled out of zero (activation's)"
 
-    # AND once activation has started one instance, the alarm scales proportionally
+    # AND once activation has started one instance, the alarm adds nothing while it
+    # warms up (60 s), then scales proportionally on it
     started = model.evaluate(4 * MINUTE, 57.0, capacity=1)
-    assert started.desired == 3
+    warmed = model.evaluate(5 * MINUTE, 57.0, capacity=1)
+    assert started.desired is None
+    assert "in warmup" in started.reason
+    assert warmed.desired == 3
 
 
 def test_scale_out_is_clamped_to_max_size() -> None:
@@ -126,14 +130,30 @@ def test_no_double_scale_out_during_warmup() -> None:
     model = TargetTrackingModel(_policy(instance_warmup_seconds=5 * MINUTE))
     assert _feed(model, [45.0] * 3, capacity=2)[-1].desired == 5
 
-    # WHEN the metric stays high while the new instances warm up (capacity still 2)
-    same = model.evaluate(4 * MINUTE, 45.0, capacity=2)
-    higher = model.evaluate(5 * MINUTE, 80.0, capacity=2)
+    # WHEN the metric stays high while the 3 new instances warm up (desired 5)
+    same = model.evaluate(4 * MINUTE, 45.0, capacity=5)
+    higher = model.evaluate(5 * MINUTE, 80.0, capacity=5)
 
-    # THEN the same demand adds nothing; a higher one adds only the difference
+    # THEN the proportional capacity is computed on the 2 warmed instances: the same
+    # demand asks for the same 5 and adds nothing; a higher one adds the difference
     assert same.desired is None
-    assert "in warmup" in same.reason
+    assert same.reason == (
+        "AlarmHigh 3/3: 45 > 20, in warmup: 5 <= 5 already asked for (3 warming up)"
+    )
     assert higher.desired == 8  # ceil(2 * 80 / 20)
+
+
+def test_the_other_reading_of_warmup_multiplies_the_capacity_already_asked_for() -> None:
+    # GIVEN the same fleet, scaled out from 2 to 5, under the other reading: warming
+    # instances in the base of the proportional capacity
+    model = TargetTrackingModel(_policy(instance_warmup_seconds=5 * MINUTE, warming_in_base=True))
+    assert _feed(model, [45.0] * 3, capacity=2)[-1].desired == 5
+
+    # WHEN the same stale datapoint (45 per instance of 2) is seen at desired 5
+    same = model.evaluate(4 * MINUTE, 45.0, capacity=5)
+
+    # THEN it scales out again on the capacity on its way: ceil(5 * 45 / 20)
+    assert same.desired == 10  # clamped to max 10 (12 wanted)
 
 
 def test_no_scale_in_during_warmup_then_scale_in_after_it() -> None:
