@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from fleetctl.local_aws import LocalAws
 from tests.drain_agent.fake_imds import FakeImds, fake_imds
+from tests.local_aws_support import client, local_aws_per_module  # noqa: F401
 from worker_agent.agent import Agent
 from worker_agent.aws import LifecycleApi
 from worker_agent.config import AgentConfig
@@ -32,18 +32,6 @@ from worker_agent.imds import Imds
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 15.0
-
-
-@pytest.fixture(scope="module")
-def aws() -> Iterator[LocalAws]:
-    with LocalAws.start() as local_aws:
-        yield local_aws
-
-
-def _client(aws: LocalAws, service: str) -> Any:
-    return boto3.session.Session(
-        aws_access_key_id="test", aws_secret_access_key="test", region_name=aws.region
-    ).client(service, endpoint_url=aws.endpoint)
 
 
 def _until(condition: Callable[[], object], what: str, timeout: float = TIMEOUT) -> None:
@@ -65,11 +53,11 @@ class Fleet:
 
     @property
     def autoscaling(self) -> Any:
-        return _client(self.aws, "autoscaling")
+        return client(self.aws, "autoscaling")
 
     @property
     def sqs(self) -> Any:
-        return _client(self.aws, "sqs")
+        return client(self.aws, "sqs")
 
     def describe(self) -> dict[str, Any] | None:
         found = self.autoscaling.describe_auto_scaling_instances(InstanceIds=[self.instance_id])
@@ -83,7 +71,7 @@ class Fleet:
         return "InService"
 
     def ec2_state(self) -> str:
-        reservations = _client(self.aws, "ec2").describe_instances(InstanceIds=[self.instance_id])
+        reservations = client(self.aws, "ec2").describe_instances(InstanceIds=[self.instance_id])
         return str(reservations["Reservations"][0]["Instances"][0]["State"]["Name"])
 
     def protected(self) -> bool:
@@ -103,7 +91,7 @@ _COUNTER = iter(range(10_000))
 
 def _fleet(aws: LocalAws, *, protect: bool = False, messages: int = 1) -> Fleet:
     name = f"drain-{next(_COUNTER)}"
-    ec2, autoscaling, sqs = (_client(aws, s) for s in ("ec2", "autoscaling", "sqs"))
+    ec2, autoscaling, sqs = (client(aws, s) for s in ("ec2", "autoscaling", "sqs"))
     ec2.create_launch_template(
         LaunchTemplateName=name,
         LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "t3.small"},

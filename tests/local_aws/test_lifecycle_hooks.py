@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -18,22 +16,11 @@ from fleetctl.local_aws import (
     patch_lifecycle_hook_shape,
     patch_termination_lifecycle_actions,
 )
-
-
-@pytest.fixture(scope="module")
-def aws() -> Iterator[LocalAws]:
-    with LocalAws.start() as local_aws:
-        yield local_aws
-
-
-def _client(aws: LocalAws, service: str) -> Any:
-    return boto3.session.Session(
-        aws_access_key_id="test", aws_secret_access_key="test", region_name=aws.region
-    ).client(service, endpoint_url=aws.endpoint)
+from tests.local_aws_support import client, local_aws_per_module  # noqa: F401
 
 
 def _group(aws: LocalAws, name: str, size: int, *, hook: bool, protect: bool = False) -> Any:
-    ec2, autoscaling = _client(aws, "ec2"), _client(aws, "autoscaling")
+    ec2, autoscaling = client(aws, "ec2"), client(aws, "autoscaling")
     ec2.create_launch_template(
         LaunchTemplateName=f"{name}-lt",
         LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "t3.small"},
@@ -66,7 +53,7 @@ def _states(autoscaling: Any, name: str) -> dict[str, str]:
 
 
 def _ec2_state(aws: LocalAws, instance_id: str) -> str:
-    reservations = _client(aws, "ec2").describe_instances(InstanceIds=[instance_id])
+    reservations = client(aws, "ec2").describe_instances(InstanceIds=[instance_id])
     return str(reservations["Reservations"][0]["Instances"][0]["State"]["Name"])
 
 

@@ -8,11 +8,9 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from fleetctl.local_aws import (
@@ -22,6 +20,7 @@ from fleetctl.local_aws import (
     patch_delete_marker_dispose,
     patch_describe_policies_shape,
 )
+from tests.local_aws_support import client, local_aws_per_module  # noqa: F401
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,26 +47,14 @@ def _wait_gone(pid: int, timeout: float = 10.0) -> bool:
     return False
 
 
-@pytest.fixture(scope="module")
-def aws() -> Iterator[LocalAws]:
-    with LocalAws.start() as local_aws:
-        yield local_aws
-
-
-def _client(aws: LocalAws, service: str) -> Any:
-    return boto3.session.Session(
-        aws_access_key_id="test", aws_secret_access_key="test", region_name=aws.region
-    ).client(service, endpoint_url=aws.endpoint)
-
-
 # ------------------------------------------------------------------ starts and answers
 
 
 def test_answers_sts_and_sqs_on_loopback(aws: LocalAws) -> None:
     # GIVEN a started local AWS
     # WHEN we call STS and SQS through its endpoint
-    identity = _client(aws, "sts").get_caller_identity()
-    sqs = _client(aws, "sqs")
+    identity = client(aws, "sts").get_caller_identity()
+    sqs = client(aws, "sqs")
     queue_url = sqs.create_queue(QueueName="local-aws-smoke")["QueueUrl"]
     sqs.send_message(QueueUrl=queue_url, MessageBody="hello")
     attributes = sqs.get_queue_attributes(
@@ -112,8 +99,8 @@ def test_env_points_every_client_at_loopback_with_dummy_credentials(aws: LocalAw
 
 
 def _asg_with_target_tracking(aws: LocalAws, name: str) -> Any:
-    ec2 = _client(aws, "ec2")
-    autoscaling = _client(aws, "autoscaling")
+    ec2 = client(aws, "ec2")
+    autoscaling = client(aws, "autoscaling")
     ec2.create_launch_template(
         LaunchTemplateName=f"{name}-lt",
         LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "t3.small"},
@@ -204,7 +191,7 @@ def test_versioned_bucket_with_delete_markers_can_be_emptied_and_deleted(
 ) -> None:
     # GIVEN a versioned state bucket with object versions and delete markers, whose
     # versioning was then suspended (as `terraform destroy` does before the bucket)
-    s3 = _client(aws, "s3")
+    s3 = client(aws, "s3")
     bucket = "quirk-b-tfstate"
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": aws.region})
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
@@ -369,7 +356,7 @@ def test_detached_start_env_and_stop_by_state_file(tmp_path: Path) -> None:
 
         # THEN they get its endpoint, and it outlived the process that started it
         assert f"export AWS_ENDPOINT_URL='{aws.endpoint}'" in exports
-        assert _client(aws, "sts").get_caller_identity()["Account"] == "123456789012"
+        assert client(aws, "sts").get_caller_identity()["Account"] == "123456789012"
     finally:
         # WHEN it is stopped through the state file
         subprocess.run([*command, "stop", "--state-file", str(state_file)], check=True)

@@ -2,36 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
-import boto3
 import pytest
 
 from fleetctl.demo.context import DemoError
 from fleetctl.demo.drain import DemoDrain
 from fleetctl.demo.workers import SqsWorkers
 from fleetctl.local_aws import LocalAws
+from tests.local_aws_support import client, local_aws_per_module  # noqa: F401
 from tests.simulation.conftest import environment
 from worker_metrics.contract import WorkerType
 
 VIDEO = WorkerType.VIDEO
 
 
-@pytest.fixture(scope="module")
-def aws() -> Iterator[LocalAws]:
-    with LocalAws.start() as local_aws:
-        yield local_aws
-
-
-def _client(aws: LocalAws, service: str) -> Any:
-    return boto3.session.Session(
-        aws_access_key_id="test", aws_secret_access_key="test", region_name=aws.region
-    ).client(service, endpoint_url=aws.endpoint)
-
-
 def _group(aws: LocalAws, name: str, hook: bool) -> str:
-    ec2, autoscaling = _client(aws, "ec2"), _client(aws, "autoscaling")
+    ec2, autoscaling = client(aws, "ec2"), client(aws, "autoscaling")
     ec2.create_launch_template(
         LaunchTemplateName=name,
         LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "t3.small"},
@@ -59,7 +44,7 @@ def _group(aws: LocalAws, name: str, hook: bool) -> str:
 
 
 def _states(aws: LocalAws, name: str) -> dict[str, str]:
-    (group,) = _client(aws, "autoscaling").describe_auto_scaling_groups(
+    (group,) = client(aws, "autoscaling").describe_auto_scaling_groups(
         AutoScalingGroupNames=[name]
     )["AutoScalingGroups"]
     return {i["InstanceId"]: i["LifecycleState"] for i in group["Instances"]}
@@ -70,7 +55,7 @@ def test_a_busy_instance_picked_for_scale_in_finishes_its_job_then_goes(aws: Loc
     # of a group with its termination hook, and 3 messages
     env = environment("local")
     instance = _group(aws, "demo-drain", hook=True)
-    sqs, autoscaling = _client(aws, "sqs"), _client(aws, "autoscaling")
+    sqs, autoscaling = client(aws, "sqs"), client(aws, "autoscaling")
     urls = {
         t: (sqs.create_queue(QueueName=f"demo-drain-{t.name}")["QueueUrl"],) for t in WorkerType
     }
@@ -106,4 +91,4 @@ def test_a_busy_instance_picked_for_scale_in_finishes_its_job_then_goes(aws: Loc
 def test_a_group_without_its_hook_is_a_demo_error(aws: LocalAws) -> None:
     _group(aws, "demo-no-hook", hook=False)
     with pytest.raises(DemoError, match="demo-no-hook: no autoscaling:EC2_INSTANCE_TERMINATING"):
-        DemoDrain(_client(aws, "autoscaling"), environment("local"), {VIDEO: "demo-no-hook"})
+        DemoDrain(client(aws, "autoscaling"), environment("local"), {VIDEO: "demo-no-hook"})
