@@ -27,3 +27,42 @@ def client(aws: LocalAws, service: str) -> Any:
     return boto3.session.Session(
         aws_access_key_id="test", aws_secret_access_key="test", region_name=aws.region
     ).client(service, endpoint_url=aws.endpoint)
+
+
+def group(
+    aws: LocalAws,
+    name: str,
+    *,
+    desired: int = 1,
+    max_size: int = 2,
+    protect: bool = False,
+    hook_heartbeat: int | None = None,
+) -> Any:
+    """An ASG ``name`` (min 0) of t3.small instances from its own launch template, with
+    ``desired`` instances in one zone, new ones protected from scale-in if ``protect``;
+    with ``hook_heartbeat`` (seconds) also its termination lifecycle hook
+    ``<name>-drain`` (default result CONTINUE), as the stack deploys it. Returns the
+    autoscaling client."""
+    ec2, autoscaling = client(aws, "ec2"), client(aws, "autoscaling")
+    ec2.create_launch_template(
+        LaunchTemplateName=f"{name}-lt",
+        LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "t3.small"},
+    )
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName=name,
+        MinSize=0,
+        MaxSize=max_size,
+        DesiredCapacity=desired,
+        NewInstancesProtectedFromScaleIn=protect,
+        LaunchTemplate={"LaunchTemplateName": f"{name}-lt"},
+        AvailabilityZones=[f"{aws.region}a"],
+    )
+    if hook_heartbeat is not None:
+        autoscaling.put_lifecycle_hook(
+            AutoScalingGroupName=name,
+            LifecycleHookName=f"{name}-drain",
+            LifecycleTransition="autoscaling:EC2_INSTANCE_TERMINATING",
+            HeartbeatTimeout=hook_heartbeat,
+            DefaultResult="CONTINUE",
+        )
+    return autoscaling

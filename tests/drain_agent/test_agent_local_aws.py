@@ -21,7 +21,7 @@ import pytest
 
 from fleetctl.local_aws import LocalAws
 from tests.drain_agent.fake_imds import FakeImds, fake_imds
-from tests.local_aws_support import client, local_aws_per_module  # noqa: F401
+from tests.local_aws_support import client, group, local_aws_per_module  # noqa: F401
 from worker_agent.agent import Agent
 from worker_agent.aws import LifecycleApi
 from worker_agent.config import AgentConfig
@@ -91,34 +91,15 @@ _COUNTER = iter(range(10_000))
 
 def _fleet(aws: LocalAws, *, protect: bool = False, messages: int = 1) -> Fleet:
     name = f"drain-{next(_COUNTER)}"
-    ec2, autoscaling, sqs = (client(aws, s) for s in ("ec2", "autoscaling", "sqs"))
-    ec2.create_launch_template(
-        LaunchTemplateName=name,
-        LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "t3.small"},
-    )
-    autoscaling.create_auto_scaling_group(
-        AutoScalingGroupName=name,
-        MinSize=0,
-        MaxSize=2,
-        DesiredCapacity=1,
-        NewInstancesProtectedFromScaleIn=protect,
-        LaunchTemplate={"LaunchTemplateName": name},
-        AvailabilityZones=[f"{aws.region}a"],
-    )
-    autoscaling.put_lifecycle_hook(
-        AutoScalingGroupName=name,
-        LifecycleHookName=f"{name}-drain",
-        LifecycleTransition="autoscaling:EC2_INSTANCE_TERMINATING",
-        HeartbeatTimeout=30,
-        DefaultResult="CONTINUE",
-    )
-    (group,) = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])[
+    autoscaling = group(aws, name, protect=protect, hook_heartbeat=30)
+    sqs = client(aws, "sqs")
+    (created,) = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])[
         "AutoScalingGroups"
     ]
     url = sqs.create_queue(QueueName=name)["QueueUrl"]
     for index in range(messages):
         sqs.send_message(QueueUrl=url, MessageBody=f"job-{index}")
-    return Fleet(aws, name, url, group["Instances"][0]["InstanceId"])
+    return Fleet(aws, name, url, created["Instances"][0]["InstanceId"])
 
 
 @dataclass

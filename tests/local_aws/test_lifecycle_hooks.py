@@ -16,33 +16,12 @@ from fleetctl.local_aws import (
     patch_lifecycle_hook_shape,
     patch_termination_lifecycle_actions,
 )
-from tests.local_aws_support import client, local_aws_per_module  # noqa: F401
+from tests.local_aws_support import client, group, local_aws_per_module  # noqa: F401
 
 
 def _group(aws: LocalAws, name: str, size: int, *, hook: bool, protect: bool = False) -> Any:
-    ec2, autoscaling = client(aws, "ec2"), client(aws, "autoscaling")
-    ec2.create_launch_template(
-        LaunchTemplateName=f"{name}-lt",
-        LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "t3.small"},
-    )
-    autoscaling.create_auto_scaling_group(
-        AutoScalingGroupName=name,
-        MinSize=0,
-        MaxSize=10,
-        DesiredCapacity=size,
-        NewInstancesProtectedFromScaleIn=protect,
-        LaunchTemplate={"LaunchTemplateName": f"{name}-lt"},
-        AvailabilityZones=[f"{aws.region}a"],
-    )
-    if hook:
-        autoscaling.put_lifecycle_hook(
-            AutoScalingGroupName=name,
-            LifecycleHookName=f"{name}-drain",
-            LifecycleTransition="autoscaling:EC2_INSTANCE_TERMINATING",
-            HeartbeatTimeout=900,
-            DefaultResult="CONTINUE",
-        )
-    return autoscaling
+    heartbeat = 900 if hook else None
+    return group(aws, name, desired=size, max_size=10, protect=protect, hook_heartbeat=heartbeat)
 
 
 def _states(autoscaling: Any, name: str) -> dict[str, str]:

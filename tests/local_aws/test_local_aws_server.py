@@ -20,7 +20,7 @@ from fleetctl.local_aws import (
     patch_delete_marker_dispose,
     patch_describe_policies_shape,
 )
-from tests.local_aws_support import client, local_aws_per_module  # noqa: F401
+from tests.local_aws_support import client, group, local_aws_per_module  # noqa: F401
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -99,20 +99,7 @@ def test_env_points_every_client_at_loopback_with_dummy_credentials(aws: LocalAw
 
 
 def _asg_with_target_tracking(aws: LocalAws, name: str) -> Any:
-    ec2 = client(aws, "ec2")
-    autoscaling = client(aws, "autoscaling")
-    ec2.create_launch_template(
-        LaunchTemplateName=f"{name}-lt",
-        LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "t3.small"},
-    )
-    autoscaling.create_auto_scaling_group(
-        AutoScalingGroupName=name,
-        MinSize=0,
-        MaxSize=4,
-        LaunchTemplate={"LaunchTemplateName": f"{name}-lt"},
-        AvailabilityZones=[f"{aws.region}a"],
-    )
-    return autoscaling
+    return group(aws, name, desired=0, max_size=4)
 
 
 def _backlog_per_instance_metric(name: str) -> dict[str, Any]:

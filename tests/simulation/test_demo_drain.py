@@ -9,6 +9,7 @@ from fleetctl.demo.drain import DemoDrain
 from fleetctl.demo.workers import SqsWorkers
 from fleetctl.local_aws import LocalAws
 from tests.local_aws_support import client, local_aws_per_module  # noqa: F401
+from tests.local_aws_support import group as make_group
 from tests.simulation.conftest import environment
 from worker_metrics.contract import WorkerType
 
@@ -16,27 +17,8 @@ VIDEO = WorkerType.VIDEO
 
 
 def _group(aws: LocalAws, name: str, hook: bool) -> str:
-    ec2, autoscaling = client(aws, "ec2"), client(aws, "autoscaling")
-    ec2.create_launch_template(
-        LaunchTemplateName=name,
-        LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "t3.small"},
-    )
-    autoscaling.create_auto_scaling_group(
-        AutoScalingGroupName=name,
-        MinSize=0,
-        MaxSize=2,
-        DesiredCapacity=1,
-        LaunchTemplate={"LaunchTemplateName": name},
-        AvailabilityZones=[f"{aws.region}a"],
-    )
-    if hook:  # as the stack deploys it for local's Video fleet
-        autoscaling.put_lifecycle_hook(
-            AutoScalingGroupName=name,
-            LifecycleHookName=f"{name}-drain",
-            LifecycleTransition="autoscaling:EC2_INSTANCE_TERMINATING",
-            HeartbeatTimeout=900,
-            DefaultResult="CONTINUE",
-        )
+    # as the stack deploys it for local's Video fleet, with its hook or not
+    autoscaling = make_group(aws, name, hook_heartbeat=900 if hook else None)
     (group,) = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])[
         "AutoScalingGroups"
     ]
