@@ -28,9 +28,12 @@ A worker in any language follows it (``worker_agent.consume`` does it for Python
 ``agent.json`` (agent)
     The agent's state, for people (``cat /run/academy-worker/agent.json``).
 
-The order of the two checks matters: the agent writes ``drain`` and then lists
+The order of the checks matters: the agent writes ``drain`` and then lists
 ``jobs/``; the worker writes its claim and then reads ``drain``. Whichever comes
 second sees the other, so no job starts after the agent found the instance idle.
+The same holds for protection: to clear it the agent removes ``protected``, lists
+``jobs/`` again (a claim there keeps the protection and restores the marker) and
+only then calls the API; the worker claims, then reads ``protected``.
 """
 
 from __future__ import annotations

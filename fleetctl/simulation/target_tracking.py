@@ -25,14 +25,18 @@ What the model reproduces (NOTES §3):
   observed: scale-in needs the metric about 10 % below target.
 * While an alarm stays in ALARM, Auto Scaling invokes the policy again every
   minute, so a run of breaching datapoints keeps acting (bounded by warmup).
-* Scale-out is proportional: ``ceil(capacity * metric / target)`` (assumed; at
-  least one more instance).
+* Scale-out is proportional: ``ceil(base * metric / target)``, at least
+  ``base + 1`` and at most ``max_size``, where the base is the capacity past
+  its warmup (below; assumed formula).
 * **A group at zero capacity is not scaled out.** AWS does not document what
   target tracking computes for a group with no capacity, and the proportional
   formula gives 0 there; the earlier model's ``max(capacity, 1)`` was an
   assumption. The model takes the conservative case: at zero, AlarmHigh changes
   nothing. Leaving zero is the Lambda's activation
-  (``worker_metrics.activation``), KEDA's split of 0 -> 1 and 1 -> N.
+  (``worker_metrics.activation``: desired = ``ceil(backlog / target)``),
+  KEDA's split of leaving zero and 1 -> N. Right after it every instance is
+  still warming up, so the base is 0 and AlarmHigh adds nothing until the
+  first of them is warm: activation must size the fleet, not start it.
 * Scale-in is conservative. AWS documents only that it is gradual; our rule is
   the proportional capacity, but removing at most ``max(1, capacity // 10)``
   instances per action (10 % of the fleet or one instance, whichever is larger).
@@ -42,8 +46,8 @@ What the model reproduces (NOTES §3):
   warming up, and there is no scale-in while any is. During scale-out the
   proportional capacity is computed on the instances **past** their warmup
   (the base), and acted on only when it exceeds the capacity already asked for,
-  warming instances included: ``desired = max(desired, ceil(base * metric /
-  target))``. This is how AWS explains its documented sentence (an AWS
+  warming instances included: ``desired = max(desired, min(max(ceil(base *
+  metric / target), base + 1), max_size))``. This is how AWS explains its documented sentence (an AWS
   engineer's worked example on re:Post, "slow down ASG target tracking scale
   out": a group of 4 that asked for 5 computes ``4 + 1`` again while the fifth
   warms up, and launches nothing): the same breach, repeated while the
@@ -55,7 +59,15 @@ What the model reproduces (NOTES §3):
   another controller launched (the Lambda's activation from zero: the capacity
   grew between two evaluations without this policy) warm up too; without that,
   a policy whose AlarmLow is armed by an idle fleet (15 low datapoints: 150 s
-  at 10 s) would scale in the instances the Lambda just started.
+  at 10 s) would scale in the instances the Lambda just started. When the
+  capacity falls (a scale-in, or a scale-out that was not applied), the newest
+  launches are forgotten first, so the warming count never exceeds the
+  capacity. **Assumed:** warmup runs from the moment the capacity is asked for
+  (the policy's ``EstimatedInstanceWarmup`` is documented as the time "until a
+  newly launched instance can contribute to the CloudWatch metrics"); the
+  group's ``DefaultInstanceWarmup`` counts from InService instead, which for a
+  240 s boot would keep instances out of the base 240 s longer (AI p95 wait
+  +0.3 to 0.9 min in ``bench/tracked_divisor.py``'s cases, no choice changed).
 * ``disable_scale_in``; results are clamped to ``[min_size, max_size]``.
 
 There are no cooldowns: ``ScaleInCooldown``/``ScaleOutCooldown`` belong to
@@ -222,9 +234,12 @@ class TargetTrackingModel:
         negative or non-finite metric.
         """
         self._record(now, metric, capacity)
-        if self._expected_capacity is not None and capacity > self._expected_capacity:
+        expected = self._expected_capacity
+        if expected is not None and capacity > expected:
             # Launched by another controller since the last evaluation: warming up.
-            self._launches.append((now, capacity - self._expected_capacity))
+            self._launches.append((now, capacity - expected))
+        elif expected is not None and capacity < expected:
+            self._forget_launches(expected - capacity)
         decision = self._decide(now, metric, capacity)
         self._expected_capacity = capacity if decision.desired is None else decision.desired
         return decision
@@ -275,6 +290,15 @@ class TargetTrackingModel:
         while launches and now >= launches[0][0] + self.policy.instance_warmup_seconds:
             launches.popleft()
         return sum(count for _, count in launches)
+
+    def _forget_launches(self, count: int) -> None:
+        """The capacity fell by ``count``: drop that many warming launches, newest first."""
+        launches = self._launches
+        while count > 0 and launches:
+            at, launched = launches.pop()
+            if launched > count:
+                launches.append((at, launched - count))
+            count -= launched
 
     def _in_warmup(self, now: float) -> bool:
         return self._warming(now) > 0

@@ -51,7 +51,7 @@ def group(
 @pytest.mark.parametrize(
     ("divisor", "expected"),
     [
-        (BacklogDivisor.IN_SERVICE, 100.0),  # 100 / max(0, 1): runs to max while booting
+        (BacklogDivisor.IN_SERVICE, 100.0),  # 100 / max(0, 1): high while instances boot
         (BacklogDivisor.IN_SERVICE_AND_PENDING, 25.0),  # 100 / (0 + 4)
         (BacklogDivisor.DESIRED, 20.0),  # 100 / 5: the capacity already asked for
     ],

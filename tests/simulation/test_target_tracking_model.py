@@ -404,3 +404,30 @@ def test_instances_another_controller_launched_warm_up_too() -> None:
     # AND once the warmup is over, a still-low metric scales in as before
     later = [model.evaluate(160 + 10 * i, 0.0, capacity=5) for i in range(1, 7)]
     assert later[-1].desired == 4
+
+
+def test_a_scale_out_that_was_not_applied_is_not_counted_as_warming() -> None:
+    # GIVEN a fleet of 2 whose policy asked for 5 (10-minute warmup)
+    model = TargetTrackingModel(_policy(instance_warmup_seconds=10 * MINUTE, max_size=20))
+    assert _feed(model, [45.0] * 3, capacity=2)[-1].desired == 5
+
+    # WHEN the group stayed at 2 (the write was lost) and the metric rises
+    decision = model.evaluate(4 * MINUTE, 60.0, capacity=2)
+
+    # THEN the 3 phantom launches are forgotten: the base is 2, not 0, and it scales
+    # out again at once: ceil(2 * 60 / 20)
+    assert decision.desired == 6
+
+
+def test_a_capacity_drop_forgets_the_newest_launches_first() -> None:
+    # GIVEN a fleet of 4 that the policy took to 8, then another controller to 10
+    model = TargetTrackingModel(_policy(instance_warmup_seconds=10 * MINUTE, max_size=40))
+    assert _feed(model, [40.0] * 3, capacity=4)[-1].desired == 8
+    assert model.evaluate(4 * MINUTE, 40.0, capacity=10).desired is None  # base 4 -> 8
+
+    # WHEN the group is set back to 5 and the breach grows
+    decision = model.evaluate(5 * MINUTE, 100.0, capacity=5)
+
+    # THEN 1 of the 6 launches is still warming: the base is the 4 warmed instances,
+    # ceil(4 * 100 / 20) = 20
+    assert decision.desired == 20

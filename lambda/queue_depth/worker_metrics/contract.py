@@ -229,8 +229,9 @@ class BacklogDivisor(enum.Enum):
     """What ``BacklogPerInstance`` divides a type's tracked backlog by (``<TYPE>_BACKLOG_DIVISOR``).
 
     ``IN_SERVICE``: ``GroupInServiceInstances``, AWS's SQS example. While new
-    instances boot the ratio stays high, and target tracking (which counts
-    warming instances as capacity) keeps adding capacity already on its way.
+    instances boot the ratio stays high; if target tracking multiplies it by a
+    capacity that includes warming instances, it keeps adding capacity already
+    on its way (README, "Sizing decisions": the two readings of warmup).
     ``IN_SERVICE_AND_PENDING``: in service plus launching (``Pending``,
     ``Pending:Wait``, ``Pending:Proceed``).
     ``DESIRED``: the group's desired capacity, the capacity already asked for.

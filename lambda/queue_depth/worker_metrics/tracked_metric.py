@@ -11,13 +11,16 @@
   in service, in service plus launching, or desired.
 
 Why the divisor matters: target tracking sets ``ceil(capacity * metric /
-target)``, and during scale-out it counts instances still warming up as
-capacity (EC2 Auto Scaling user guide, "default instance warmup"). Divided by
-in-service instances, the metric stays high while new instances boot, the
-product exceeds the backlog, and each minute in alarm asks for more: a 100
-message burst with a 240 s boot runs to max size. Divided by the capacity
-already asked for, the product is the backlog itself. README, "Sizing
-decisions", has the simulator's figures for each divisor.
+target)``, and during scale-out warming instances count "as part of the
+current capacity" (EC2 Auto Scaling user guide, "default instance warmup"),
+which reads two ways. If the capacity multiplied is the instances past their
+warmup (AWS's explanation), the in-service divisor gives the backlog itself.
+If it includes the warming instances, a metric divided by in-service instances
+stays high while they boot, the product exceeds the backlog, and each period
+in alarm asks for more: a 100-message burst with a 240 s boot runs to max
+size. Divided by the capacity already asked for, the product never exceeds the
+backlog under either reading, which is why it is the default. README, "Sizing
+decisions", has the simulator's figures for each divisor and reading.
 
 ``max(..., 1)``: a fleet at zero still reports its whole backlog (dashboards,
 the activation threshold's reference); activation, not target tracking, takes a
