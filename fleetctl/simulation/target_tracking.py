@@ -47,10 +47,11 @@ What the model reproduces (NOTES §3):
   proportional capacity is computed on the instances **past** their warmup
   (the base), and acted on only when it exceeds the capacity already asked for,
   warming instances included: ``desired = max(desired, min(max(ceil(base *
-  metric / target), base + 1), max_size))``. This is how AWS explains its documented sentence (an AWS
-  engineer's worked example on re:Post, "slow down ASG target tracking scale
-  out": a group of 4 that asked for 5 computes ``4 + 1`` again while the fifth
-  warms up, and launches nothing): the same breach, repeated while the
+  metric / target), base + 1), max_size))``. This is how AWS explains its
+  documented sentence (an AWS engineer's worked example on re:Post, "slow
+  down ASG target tracking scale out": a group of 4 that asked for 5 computes
+  ``4 + 1`` again while the fifth warms up, and launches nothing): the same
+  breach, repeated while the
   instances it asked for boot, asks for the same capacity, a single scale
   activity. The other reading (the base includes the warming instances, so a
   repeated breach multiplies the capacity already asked for) is
