@@ -187,6 +187,13 @@ def stats_dict(values: Sequence[float]) -> dict[str, float]:
     return asdict(stats(values))
 
 
+def stats_text(values: Mapping[str, float], digits: int = 2, unit: str = "s") -> str:
+    """``Stats.text`` of a ``stats_dict`` read back from JSON."""
+    return Stats(values["median"], values["min"], values["max"], int(values["n"])).text(
+        unit, digits
+    )
+
+
 def _version(command: Sequence[str]) -> str:
     if shutil.which(command[0], path=TOOLCHAIN_ENV["PATH"]) is None:
         return "not found"

@@ -26,6 +26,7 @@ from _measure import (
     run_checked,
     stats,
     stats_dict,
+    stats_text,
     toolchain_env,
     write_json,
 )
@@ -83,9 +84,9 @@ def markdown(result: dict[str, Any]) -> str:
     lines = [
         "| Target | Time, median (min-max) |",
         "|---|---|",
-        f"| no-op `make synth` | {_text(result['noop_make_synth_s'], 3)} |",
+        f"| no-op `make synth` | {stats_text(result['noop_make_synth_s'], 3)} |",
         f"| `make validate` ({result['validated_stacks']} stacks) |"
-        f" {_text(result['make_validate_s'], 2)} |",
+        f" {stats_text(result['make_validate_s'])} |",
     ]
     if result["future_mtime_inputs"]:
         lines += [
@@ -94,13 +95,6 @@ def markdown(result: dict[str, Any]) -> str:
             f" on each run): {', '.join(result['future_mtime_inputs'])}.",
         ]
     return "\n".join(lines)
-
-
-def _text(values: dict[str, float], digits: int) -> str:
-    return (
-        f"{values['median']:.{digits}f} s ({values['min']:.{digits}f}-"
-        f"{values['max']:.{digits}f}, n={values['n']})"
-    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,6 +32,7 @@ from _measure import (
     machine,
     run_checked,
     stats_dict,
+    stats_text,
     toolchain_env,
     write_json,
 )
@@ -124,11 +125,6 @@ def measure(runs: int) -> dict[str, Any]:
 
 
 def markdown(result: dict[str, Any]) -> str:
-    def text(values: dict[str, float]) -> str:
-        return (
-            f"{values['median']:.2f} s ({values['min']:.2f}-{values['max']:.2f}, n={values['n']})"
-        )
-
     return "\n".join(
         [
             f"`{result['stack']}` against moto on 127.0.0.1, real S3 backend (state + lock"
@@ -137,10 +133,10 @@ def markdown(result: dict[str, Any]) -> str:
             "| Step | Time, median (min-max) | Plan |",
             "|---|---|---|",
             f"| `terraform init` (once) | {result['init_s']:.2f} s | |",
-            f"| `terraform plan`, empty state | {text(result['plan_empty_state_s'])} |"
+            f"| `terraform plan`, empty state | {stats_text(result['plan_empty_state_s'])} |"
             f" {result['empty_state_plan']} |",
             f"| `terraform apply` (once) | {result['apply_s']:.2f} s | |",
-            f"| `terraform plan`, deployed (refresh) | {text(result['plan_deployed_s'])} |"
+            f"| `terraform plan`, deployed (refresh) | {stats_text(result['plan_deployed_s'])} |"
             f" {result['deployed_plan']} |",
         ]
     )

@@ -33,6 +33,7 @@ from _measure import (
     machine,
     stats,
     stats_dict,
+    stats_text,
     toolchain_env,
     write_json,
 )
@@ -110,9 +111,11 @@ def markdown(result: dict[str, Any]) -> str:
             "",
             "| Run | Wall time, median (min-max) | Events/s |",
             "|---|---|---|",
-            f"| simulated week | {_text(result['week_wall_s'])} | {result['events_per_s']:,} |",
-            f"| simulated day (baseline) | {_text(result['day_wall_s'])} | |",
-            f"| bare `heapq` loop, same event count (baseline) | {_text(result['bare_heap_s'])} |"
+            f"| simulated week | {stats_text(result['week_wall_s'])} |"
+            f" {result['events_per_s']:,} |",
+            f"| simulated day (baseline) | {stats_text(result['day_wall_s'])} | |",
+            "| bare `heapq` loop, same event count (baseline) |"
+            f" {stats_text(result['bare_heap_s'])} |"
             f" {result['bare_heap_events_per_s']:,} |",
             "",
             f"Week / (7 x day): **{result['ratio_week_over_7_days']:.2f}** (1.0 = linear in"
@@ -121,10 +124,6 @@ def markdown(result: dict[str, Any]) -> str:
             " simulation's own work per event, on top of the heap).",
         ]
     )
-
-
-def _text(values: dict[str, float]) -> str:
-    return f"{values['median']:.2f} s ({values['min']:.2f}-{values['max']:.2f}, n={values['n']})"
 
 
 def main(argv: list[str] | None = None) -> int:
