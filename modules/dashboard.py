@@ -278,8 +278,7 @@ class WorkersDashboard(Construct):
         stages = [
             stage.value
             for stage in ErrorStage
-            if stage is not ErrorStage.SET_DESIRED_CAPACITY
-            or fleet.worker_type in LAMBDA_CONTROLLED_TYPES
+            if stage is not ErrorStage.SET_DESIRED_CAPACITY or fleet.settings.lambda_writes_capacity
         ]
         if fleet.worker_type is WorkerType.VIDEO and self.publisher.settings.tenant_backlog:
             stages.append(TENANT_BACKLOG_STAGE)

@@ -179,6 +179,12 @@ class FleetSettings:
         return self.worker_type in TARGET_TRACKED_TYPES and self.min_size == 0
 
     @property
+    def lambda_writes_capacity(self) -> bool:
+        """True when the Lambda may set this fleet's desired capacity: Video's decision,
+        or a tracked fleet's activation from zero."""
+        return self.worker_type in LAMBDA_CONTROLLED_TYPES or self.activates_from_zero
+
+    @property
     def tracking(self) -> Tracking:
         """The Lambda's ``Tracking`` for this fleet (activation 0, off, unless
         ``activates_from_zero``)."""

@@ -166,6 +166,10 @@ def test_each_fleet_row_follows_its_settings_and_its_policy(
         shown = [dict(zip(row[2::2], row[3::2], strict=True)) for row in _series(errors)]
         assert {d["WorkerType"] for d in shown} == {t}
         assert {d["Stage"] for d in shown} >= {"read_queue", "describe_asg", "put_metric_data"}
+        # AND a fleet whose capacity the Lambda writes (Video, or activation from zero)
+        # shows the failures of those writes
+        writes = "set_desired_capacity" in {d["Stage"] for d in shown}
+        assert writes == fleet.lambda_writes_capacity
     duration = widgets["Publisher: duration (ms)"]
     assert _annotations(duration) == {"timeout": settings.publisher.timeout_seconds * 1000}
 
