@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Callable
 
+from worker_agent.aws import with_backoff
 from worker_agent.contract import RunDir
 from worker_agent.core import DrainReason
 
@@ -51,7 +52,7 @@ class Outcome(str, Enum):
     FAILED = "failed"  # handler raised: left for a retry
     IDLE = "idle"  # nothing received
     RETURNED = "returned"  # received after drain: given back
-    ERROR = "error"  # SQS call failed
+    ERROR = "error"  # SQS call failed (after a job: its message was not deleted, comes back)
     STOP = "stop"  # drain: the loop ends
 
 
@@ -69,6 +70,7 @@ class ConsumeLoop:
     back within it. ``idle_pause_seconds``: pause after an empty poll; default
     30 on a protected fleet, else 0. ``expected_job_seconds``: optional; written
     as the job's ``expected_end`` so a Spot drain keeps jobs that will finish.
+    ``retry_sleep``: the pause between ``DeleteMessage`` retries (``time.sleep``).
     """
 
     def __init__(
@@ -86,6 +88,7 @@ class ConsumeLoop:
         expected_job_seconds: float | None = None,
         error_pause_seconds: float = 5.0,
         clock: Callable[[], float] = time.time,
+        retry_sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if not queue_urls:
             raise ValueError("queue_urls is empty: give at least one queue URL")
@@ -109,6 +112,7 @@ class ConsumeLoop:
         self.expected_job_seconds = expected_job_seconds
         self.error_pause_seconds = error_pause_seconds
         self.clock = clock
+        self.retry_sleep = retry_sleep
         self.stopped = threading.Event()
         self._next_queue = 0
         self._lock = threading.Lock()
@@ -230,8 +234,7 @@ class ConsumeLoop:
         finally:
             done.set()
             extender.join()
-        self._delete(message)
-        return Outcome.DONE
+        return Outcome.DONE if self._delete(job_id, message) else Outcome.ERROR
 
     def _extend_visibility(self, job_id: str, message: Message, done: threading.Event) -> None:
         while not done.wait(self.visibility_timeout_seconds / 2):
@@ -251,18 +254,29 @@ class ConsumeLoop:
                 "ChangeMessageVisibility %d (%s) failed: %s", seconds, message.message_id, err
             )
 
-    def _delete(self, message: Message) -> None:
-        for attempt in range(5):
-            try:
-                self.sqs.delete_message(
+    def _delete(self, job_id: str, message: Message) -> bool:
+        """Delete a handled job's message (retried, ``with_backoff``); False if it stays.
+
+        An undeleted message is delivered again once its visibility timeout ends,
+        so the job will run again: that is logged as an error."""
+        try:
+            with_backoff(
+                f"DeleteMessage {message.message_id}",
+                lambda: self.sqs.delete_message(
                     QueueUrl=message.queue_url, ReceiptHandle=message.receipt_handle
-                )
-                return
-            except Exception as err:
-                log.error(
-                    "DeleteMessage %s failed (attempt %d): %s", message.message_id, attempt + 1, err
-                )
-                time.sleep(min(8.0, 0.5 * 2**attempt))
+                ),
+                self.retry_sleep,
+            )
+        except Exception as err:
+            log.error(
+                "job %s succeeded but its message %s was not deleted (%s); it will be "
+                "delivered again after its visibility timeout",
+                job_id,
+                message.message_id,
+                err,
+            )
+            return False
+        return True
 
 
 def drain_reason(run_dir: RunDir | None = None) -> DrainReason | None:

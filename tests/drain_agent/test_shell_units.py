@@ -18,6 +18,7 @@ from tests.drain_agent.fake_imds import TOKEN, fake_imds
 from worker_agent.agent import Agent, Superseded
 from worker_agent.aws import ActionFailed, LifecycleApi, with_backoff
 from worker_agent.config import AgentConfig, ConfigError
+from worker_agent.consume import ConsumeLoop, Outcome
 from worker_agent.contract import RunDir
 from worker_agent.core import DrainReason, Job, SetProtection
 from worker_agent.imds import Imds, ImdsUnavailable, parse_spot_notice
@@ -230,6 +231,40 @@ def test_returning_a_message_already_gone_counts_as_done() -> None:
     change = _Flaky(_error("InvalidParameterValue", message="Message does not exist"))
     _api(sqs=_Autoscaling(change_message_visibility=change)).return_message(Job("j", "q", "rh"))
     assert change.calls == [{"QueueUrl": "q", "ReceiptHandle": "rh", "VisibilityTimeout": 0}]
+
+
+class _Sqs:
+    """One message to receive; ``delete_message`` is the given fake."""
+
+    def __init__(self, delete_message: _Flaky) -> None:
+        self.delete_message = delete_message
+
+    def receive_message(self, **kwargs: Any) -> dict[str, Any]:
+        return {"Messages": [{"MessageId": "m-1", "ReceiptHandle": "rh", "Body": "{}"}]}
+
+
+@pytest.mark.parametrize(
+    ("errors", "calls"),
+    [([_error("ServiceUnavailable", 503)] * 5, 5), ([_error("AccessDenied", 403)], 1)],
+    ids=["retries-exhausted", "not-retryable"],
+)
+def test_a_message_that_cannot_be_deleted_is_an_error_not_done(
+    run_dir: RunDir, caplog: pytest.LogCaptureFixture, errors: list[Exception], calls: int
+) -> None:
+    # GIVEN a job that succeeds, and a DeleteMessage that fails for good
+    delete = _Flaky(*errors)
+    sleeps: list[float] = []
+    loop = ConsumeLoop(
+        _Sqs(delete), ["q"], lambda message: None, run_dir=run_dir, wait_seconds=0,
+        error_pause_seconds=0, retry_sleep=sleeps.append,
+    )  # fmt: skip
+    # WHEN the cycle runs THEN its outcome says the message stays (it will come back)
+    assert loop.run_once() is Outcome.ERROR
+    assert delete.calls == [{"QueueUrl": "q", "ReceiptHandle": "rh"}] * calls
+    # a retryable error is retried with jittered pauses, never after the last attempt
+    assert len(sleeps) == calls - 1
+    assert "was not deleted" in caplog.text and "delivered again" in caplog.text
+    assert run_dir.read_jobs() == ()
 
 
 # ------------------------------------------------------------------ config
