@@ -89,6 +89,8 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         publish_skipped=lambda count, when: publish_skipped(config, clients, count, when),
         on_sample=lambda outcome: emit_logs(outcome, logger),
     )
+    for error in result.extra_errors:  # a failed SamplesSkipped (each sample logs its own)
+        logger.error(json.dumps(error.log_record(), sort_keys=True))
     logger.info(json.dumps(result.log_record(), sort_keys=True))
     if not result.ok:
         raise TickFailed(result)

@@ -21,6 +21,7 @@ from conftest import (
 import lambda_function
 from worker_metrics.contract import Tracking, WorkerType
 from worker_metrics.sampling import SimulatedClock
+from worker_metrics.tick_result import TickError
 
 SEED_SCHEMA_DIMENSIONS = {
     WorkerType.AI: [{"Name": "WorkerType", "Value": "AI"}],
@@ -356,3 +357,28 @@ def test_activation_off_leaves_a_fleet_at_zero(
     # THEN nothing is written, at any sample
     assert aws.desired(WorkerType.AI) == 0
     assert all("autoscaling.SetDesiredCapacity" not in r["api_calls"] for r in record["samples"])
+
+
+def test_a_failed_publish_of_the_trailing_skips_is_logged_and_fails_the_invocation(
+    aws: LocalAws,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    clock: SimulatedClock,
+) -> None:
+    # GIVEN an invocation delivered after its minute (every slot skipped), whose
+    # SamplesSkipped cannot be published
+    set_environment(monkeypatch, aws.environment())
+    failure = TickError(WorkerType.AI, "put_metric_data", "Throttling", "slow down", "ns")
+    monkeypatch.setattr(lambda_function, "publish_skipped", lambda *_args: [failure])
+    when = this_minute()
+    clock.set(when + timedelta(seconds=61))
+    # WHEN it runs
+    with (
+        caplog.at_level(logging.INFO, logger="worker_metrics"),
+        pytest.raises(lambda_function.TickFailed),
+    ):
+        lambda_function.lambda_handler(scheduled_event(when), None)
+    # THEN the failure has its error line, before the invocation's line, and fails it
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "worker_metrics"]
+    assert [line["event"] for line in lines] == ["publisher_error", "invocation"]
+    assert lines[0] == failure.log_record()

@@ -392,8 +392,10 @@ def publish_skipped(
 ) -> list[TickError]:
     """Publish ``SamplesSkipped = count`` on its own (slots no later sample carried).
 
-    Returns its failure, logged and counted like any other (no ``WorkerType``:
-    it is recorded against every type)."""
+    Returns its failure (no ``WorkerType``: one error per type), which the handler
+    logs and which fails the invocation (the errors alarm). No ``PublisherErrors``
+    datum is sent for it: the call that failed was the PutMetricData that would
+    carry it."""
     errors: list[TickError] = []
     datums = [samples_skipped_datum(count, timestamp)]
     for _part, error in put_datums(clients.cloudwatch, config.namespace, datums):
