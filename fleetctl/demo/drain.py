@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fleetctl.demo.context import DemoError
+from fleetctl.local_aws import TERMINATING_TRANSITION
+from fleetctl.simulation.drain import core_policy, observation
 from fleetctl.simulation.fleet import Instance
 from fleetctl.simulation.workers import WorkerPool
 from modules.settings import EnvironmentSettings
 from worker_agent import core
 from worker_metrics.contract import WorkerType
-
-TERMINATING_TRANSITION = "autoscaling:EC2_INSTANCE_TERMINATING"
 
 
 @dataclass
@@ -62,12 +62,7 @@ class DemoDrain:
                     f"{hook['HeartbeatTimeout']}, settings say {plan.heartbeat_timeout_seconds}"
                 )
             self.fleets[worker_type] = FleetDrain(
-                asg_name,
-                str(hook["LifecycleHookName"]),
-                core.Policy(
-                    manage_protection=fleet.protect_from_scale_in,
-                    heartbeat_interval_seconds=float(plan.heartbeat_interval_seconds),
-                ),
+                asg_name, str(hook["LifecycleHookName"]), core_policy(fleet)
             )
 
     def _deployed_hook(self, asg_name: str) -> Mapping[str, Any]:
@@ -96,17 +91,10 @@ class DemoDrain:
             state = fleet.states.get(instance_id, core.AgentState())
             if state.completed:
                 continue
-            observation = core.Observation(
-                now=now,
-                target_lifecycle_state=(
-                    core.TERMINATING_TARGET_STATE if instance_id in terminating else "InService"
-                ),
-                spot=None,
-                jobs=tuple(core.Job(str(job)) for job in instance.running),
-            )
+            observed = observation(now, instance, instance_id in terminating)
             if not state.terminating and instance_id in terminating and instance.running:
                 fleet.held_busy += 1
-            state, actions = core.step(state, observation, fleet.policy)
+            state, actions = core.step(state, observed, fleet.policy)
             for action in actions:
                 self._act(fleet, instance_id, instance, action)
                 state = core.confirm(state, action, now)

@@ -79,20 +79,12 @@ class SimulatedDrainAgent:
             return
         self._step(instance, group, self.engine.now)
 
-    def _observe(self, instance: Instance, now: float) -> core.Observation:
-        target = (
-            core.TERMINATING_TARGET_STATE
-            if instance.state is State.TERMINATING_WAIT
-            else State.IN_SERVICE.value
-        )
-        jobs = tuple(core.Job(str(job)) for job in instance.running)
-        return core.Observation(now=now, target_lifecycle_state=target, spot=None, jobs=jobs)
-
     def _step(self, instance: Instance, group: AutoScalingGroup, now: float) -> None:
         state = self.states.get(instance.id, core.AgentState())
         if state.completed:
             return
-        state, actions = core.step(state, self._observe(instance, now), self.policy)
+        observed = observation(now, instance, instance.state is State.TERMINATING_WAIT)
+        state, actions = core.step(state, observed, self.policy)
         for action in actions:
             state = core.confirm(state, action, now)
             self.states[instance.id] = state
@@ -128,14 +120,28 @@ class SimulatedDrainAgent:
             raise AssertionError(f"unexpected drain action in the simulator: {action!r}")
 
 
+def core_policy(settings: FleetSettings) -> core.Policy:
+    """The core's policy of the agent ``settings`` deploy on the fleet's instances."""
+    return core.Policy(
+        manage_protection=settings.protect_from_scale_in,
+        heartbeat_interval_seconds=float(settings.drain_plan.heartbeat_interval_seconds),
+    )
+
+
+def observation(now: float, instance: Instance, terminating: bool) -> core.Observation:
+    """What the agent on ``instance`` reads at ``now``: the target lifecycle state IMDS
+    gives (``terminating``: the group holds the instance in ``Terminating:Wait``), the
+    jobs running on it, and no Spot notice (the simulator and the demo give none)."""
+    target = core.TERMINATING_TARGET_STATE if terminating else State.IN_SERVICE.value
+    jobs = tuple(core.Job(str(job)) for job in instance.running)
+    return core.Observation(now=now, target_lifecycle_state=target, spot=None, jobs=jobs)
+
+
 def drain_agent(engine: Engine, settings: FleetSettings) -> SimulatedDrainAgent:
     """The agent ``settings`` deploy on the fleet's instances."""
-    plan = settings.drain_plan
-    policy = core.Policy(
-        manage_protection=settings.protect_from_scale_in,
-        heartbeat_interval_seconds=float(plan.heartbeat_interval_seconds),
+    return SimulatedDrainAgent(
+        engine, core_policy(settings), float(settings.drain_plan.poll_seconds)
     )
-    return SimulatedDrainAgent(engine, policy, float(plan.poll_seconds))
 
 
 def install_drain(
