@@ -35,10 +35,16 @@ class FleetDrain:
     hook_name: str
     policy: core.Policy
     states: dict[str, core.AgentState] = field(default_factory=dict)
-    drained: int = 0
+
+
+@dataclass(frozen=True)
+class Polled:
+    """What one poll of a fleet's agents did."""
+
+    released: tuple[str, ...] = ()
+    """Instances whose lifecycle action it completed."""
     held_busy: int = 0
-    """Instances picked for termination while jobs ran on them (held until they ended)."""
-    heartbeats: int = 0
+    """Instances it found picked for termination while jobs ran on them (held until they end)."""
 
 
 class DemoDrain:
@@ -78,31 +84,30 @@ class DemoDrain:
         worker_type: WorkerType,
         pool: WorkerPool[Any],
         terminating: Collection[str],
-    ) -> list[str]:
+    ) -> Polled:
         """One poll of every agent of ``worker_type``'s instances at simulated ``now``;
         ``terminating``: the instances the group holds in ``Terminating:Wait``.
-        Returns the instances whose lifecycle action it completed (none for a fleet
-        the agents were not given)."""
+        Nothing for a fleet the agents were not given."""
         fleet = self.fleets.get(worker_type)
         if fleet is None:
-            return []
-        completed: list[str] = []
+            return Polled()
+        released: list[str] = []
+        held_busy = 0
         for instance_id, instance in pool.instances.items():
             state = fleet.states.get(instance_id, core.AgentState())
             if state.completed:
                 continue
             observed = observation(now, instance, instance_id in terminating)
             if not state.terminating and instance_id in terminating and instance.running:
-                fleet.held_busy += 1
+                held_busy += 1
             state, actions = core.step(state, observed, fleet.policy)
             for action in actions:
                 self._act(fleet, instance_id, instance, action)
                 state = core.confirm(state, action, now)
             fleet.states[instance_id] = state
             if state.completed:
-                completed.append(instance_id)
-        fleet.drained += len(completed)
-        return completed
+                released.append(instance_id)
+        return Polled(tuple(released), held_busy)
 
     def _act(self, fleet: FleetDrain, instance_id: str, instance: Instance, action: Any) -> None:
         target = {
@@ -120,7 +125,6 @@ class DemoDrain:
             )
         elif isinstance(action, core.RecordHeartbeat):
             self.autoscaling.record_lifecycle_action_heartbeat(**target)
-            fleet.heartbeats += 1
         elif isinstance(action, core.CompleteLifecycle):
             self.autoscaling.complete_lifecycle_action(
                 **target, LifecycleActionResult=action.result

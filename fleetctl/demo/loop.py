@@ -49,7 +49,9 @@ class FleetTrace:
     scale_ins: int = 0
     killed: int = 0
     drained: int = 0
+    """Instances released by their drain agent (``StepResult.drained``)."""
     held_busy: int = 0
+    """Of them, those picked for termination while jobs ran (``StepResult.held_busy``)."""
 
 
 @dataclass
@@ -232,7 +234,7 @@ def run_tick(
         trace.completed += step.completed
         trace.killed += step.killed
         trace.drained += len(step.drained)
-        trace.held_busy = loop.drain.fleets[worker_type].held_busy
+        trace.held_busy += step.held_busy
         if step.drained:
             minute.note(
                 when,

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from fleetctl.demo.drain import DemoDrain
+from fleetctl.demo.drain import DemoDrain, Polled
 from fleetctl.simulation.workers import WorkerPool
 from modules.settings import EnvironmentSettings
 from worker_metrics.contract import WorkerType
@@ -60,6 +60,9 @@ class StepResult:
     killed: int
     drained: tuple[str, ...] = ()
     """Instances whose drain agent completed their lifecycle action this tick."""
+    held_busy: int = 0
+    """Instances the group picked for termination while jobs ran on them, found this
+    tick (their agent holds them until the jobs end)."""
 
 
 def _sent_at(message: Mapping[str, Any]) -> float:
@@ -137,13 +140,18 @@ class SqsWorkers:
             def receive(wanted: int, urls: Sequence[str] = urls) -> list[Message]:
                 return self._receive(urls, wanted)
 
-            drained = drain.poll(now, worker_type, pool, held) if drain else []
+            before = drain.poll(now, worker_type, pool, held) if drain else Polled()
             step = pool.advance(now, receive, lambda message: message.sent_at)
-            drained += drain.poll(now, worker_type, pool, held) if drain else []
+            after = drain.poll(now, worker_type, pool, held) if drain else Polled()
             self._delete(step.completed)
             self._give_back([*killed, *step.unused])
             results[worker_type] = StepResult(
-                len(step.completed), step.started, step.running, len(killed), tuple(drained)
+                len(step.completed),
+                step.started,
+                step.running,
+                len(killed),
+                before.released + after.released,
+                before.held_busy + after.held_busy,
             )
         return results
 

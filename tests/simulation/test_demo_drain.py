@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from typing import Any
+
 import pytest
 
 from fleetctl.demo.context import DemoError
@@ -32,6 +35,23 @@ def _states(aws: LocalAws, name: str) -> dict[str, str]:
     return {i["InstanceId"]: i["LifecycleState"] for i in group["Instances"]}
 
 
+class _Counting:
+    """A boto3 client that counts its calls by name."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.calls: Counter[str] = Counter()
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.client, name)
+
+        def call(**kwargs: Any) -> Any:
+            self.calls[name] += 1
+            return method(**kwargs)
+
+        return call
+
+
 def test_a_busy_instance_picked_for_scale_in_finishes_its_job_then_goes(aws: LocalAws) -> None:
     # GIVEN local's Video workers (60 s boot, 60 s jobs, one per instance) on one instance
     # of a group with its termination hook, and 3 messages
@@ -42,7 +62,8 @@ def test_a_busy_instance_picked_for_scale_in_finishes_its_job_then_goes(aws: Loc
         t: (sqs.create_queue(QueueName=f"demo-drain-{t.name}")["QueueUrl"],) for t in WorkerType
     }
     workers = SqsWorkers(sqs, urls, env)
-    drain = DemoDrain(autoscaling, env, {VIDEO: "demo-drain"})
+    agents = _Counting(autoscaling)
+    drain = DemoDrain(agents, env, {VIDEO: "demo-drain"})
     workers.enqueue(VIDEO, 3)
     workers.step(0.0, {VIDEO: [instance]}, drain=drain)
     running = workers.step(90.0, {VIDEO: [instance]}, drain=drain)[VIDEO]
@@ -55,7 +76,7 @@ def test_a_busy_instance_picked_for_scale_in_finishes_its_job_then_goes(aws: Loc
 
     # THEN the job goes on: nothing killed, nothing released, a heartbeat recorded
     assert (held.killed, held.drained, held.in_flight) == (0, (), 1)
-    assert drain.fleets[VIDEO].heartbeats == 1 and drain.fleets[VIDEO].held_busy == 1
+    assert agents.calls["record_lifecycle_action_heartbeat"] == 1 and held.held_busy == 1
     assert _states(aws, "demo-drain") == {instance: "Terminating:Wait"}
 
     # WHEN the job has ended
