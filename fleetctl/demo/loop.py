@@ -254,7 +254,8 @@ def run_tick(
 class _Minute:
     """One tick's simulated minute while the handler samples it: the scenario's
     arrivals land at their second, and each model evaluates every datapoint of its
-    period as soon as the period is over (at 10 s, six per minute)."""
+    period as soon as the period is over (at 10 s, six per minute), the models whose
+    periods end together reading their groups with one describe."""
 
     loop: LoopState
     tick: int
@@ -270,13 +271,16 @@ class _Minute:
             if arrival.tick == self.tick and at <= until and index not in self.arrived:
                 self.arrived.add(index)
                 self._arrive(arrival, at)
+        due: dict[datetime, list[tuple[WorkerType, datetime]]] = {}
         for worker_type, model in self.loop.models.items():
             period = timedelta(seconds=model.policy.period_seconds)
             start = self.evaluated.get(worker_type, self.when)
             while start + period <= until:
-                self._evaluate(worker_type, model, start, period)
+                due.setdefault(start + period, []).append((worker_type, start))
                 start += period
             self.evaluated[worker_type] = start
+        for end in sorted(due):
+            self._evaluate(end, due[end])
 
     def slept(self, _since: datetime, until: datetime) -> None:
         """The handler's loop sleeps until its next sample: the minute moves on."""
@@ -299,38 +303,38 @@ class _Minute:
             sent.append(f"{total} {worker_type.value}")
         self.note(at, f"{', '.join(sent)} messages arrive")
 
-    def _evaluate(
-        self,
-        worker_type: WorkerType,
-        model: TargetTrackingModel,
-        start: datetime,
-        period: timedelta,
-    ) -> None:
-        """The model on the datapoint of ``[start, start + period)``, its desired
-        capacity set on the group; a note when it changes something or its kind."""
+    def _evaluate(self, end: datetime, periods: list[tuple[WorkerType, datetime]]) -> None:
+        """At ``end``, each fleet's model on its datapoint of ``[start, end)`` (one
+        ``periods`` entry per fleet), its desired capacity set on the group; a note when
+        it changes something or its kind. One DescribeAutoScalingGroups for them all."""
         loop = self.loop
-        group = describe_groups(loop.autoscaling, {worker_type: loop.asg_names[worker_type]})
-        metric = read_datapoint(
-            loop.cloudwatch,
-            loop.outputs.metric_namespace,
-            loop.outputs.backlog_per_instance_metric_name,
-            worker_type,
-            start,
-            int(period.total_seconds()),
+        groups = describe_groups(
+            loop.autoscaling,
+            {worker_type: loop.asg_names[worker_type] for worker_type, _ in periods},
         )
-        end = start + period
-        decision: ScalingDecision = model.evaluate(
-            (end - loop.clock_start).total_seconds(), metric, group[worker_type].desired
-        )
-        if decision.desired is not None:
-            loop.autoscaling.set_desired_capacity(
-                AutoScalingGroupName=loop.asg_names[worker_type],
-                DesiredCapacity=decision.desired,
-                HonorCooldown=False,
+        for worker_type, start in periods:
+            model = loop.models[worker_type]
+            metric = read_datapoint(
+                loop.cloudwatch,
+                loop.outputs.metric_namespace,
+                loop.outputs.backlog_per_instance_metric_name,
+                worker_type,
+                start,
+                int((end - start).total_seconds()),
             )
-        if decision.changed or _reason_kind(decision.reason) != loop.last_kind.get(worker_type):
-            self.note(end, f"{worker_type.value}: {decision.reason}")
-        loop.last_kind[worker_type] = _reason_kind(decision.reason)
+            decision: ScalingDecision = model.evaluate(
+                (end - loop.clock_start).total_seconds(), metric, groups[worker_type].desired
+            )
+            if decision.desired is not None:
+                loop.autoscaling.set_desired_capacity(
+                    AutoScalingGroupName=loop.asg_names[worker_type],
+                    DesiredCapacity=decision.desired,
+                    HonorCooldown=False,
+                )
+            kind = _reason_kind(decision.reason)
+            if decision.changed or kind != loop.last_kind.get(worker_type):
+                self.note(end, f"{worker_type.value}: {decision.reason}")
+            loop.last_kind[worker_type] = kind
 
 
 def _invoke_handler(loop: LoopState, handler: ZipHandler, minute: _Minute) -> Mapping[str, Any]:
