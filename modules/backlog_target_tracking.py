@@ -41,10 +41,11 @@ from worker_metrics.contract import (
     DEFAULT_NAMESPACE,
     DIMENSION_NAME,
     INVOCATION_INTERVAL_SECONDS,
+    SAMPLE_SECONDS_RULE,
     TARGET_TRACKED_TYPES,
     TARGET_TRACKING_STATISTIC,
     UNIT,
-    check_sample_seconds,
+    is_sample_seconds,
 )
 
 
@@ -62,12 +63,8 @@ class TrackedMetric:
     period_seconds: int = INVOCATION_INTERVAL_SECONDS
 
     def __post_init__(self) -> None:
-        try:
-            check_sample_seconds(self.period_seconds)
-        except ValueError:
-            raise ValueError(
-                f"period_seconds = {self.period_seconds!r}: must be one of 10, 30, 60"
-            ) from None
+        if not is_sample_seconds(self.period_seconds):
+            raise ValueError(f"period_seconds = {self.period_seconds!r}: {SAMPLE_SECONDS_RULE}")
 
 
 class BacklogTargetTracking(Construct):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from modules.settings.checks import fail, whole
-from worker_metrics.contract import DEFAULT_SAMPLE_SECONDS, SAMPLE_SECONDS_CHOICES
+from worker_metrics.contract import DEFAULT_SAMPLE_SECONDS, SAMPLE_SECONDS_RULE, is_sample_seconds
 from worker_metrics.sampling import SAMPLE_TIME_BUDGET_SECONDS, minimum_timeout_seconds
 
 _RATE = re.compile(
@@ -168,14 +168,8 @@ class PublisherSettings:
                 "must be 5..60: a tick must finish before the next one starts",
             )
         whole("sample_seconds", self.sample_seconds, 0)
-        if self.sample_seconds not in SAMPLE_SECONDS_CHOICES:
-            fail(
-                "sample_seconds",
-                self.sample_seconds,
-                "must be one of "
-                + ", ".join(str(c) for c in SAMPLE_SECONDS_CHOICES)
-                + " (the metric periods EC2 target tracking accepts)",
-            )
+        if not is_sample_seconds(self.sample_seconds):
+            fail("sample_seconds", self.sample_seconds, SAMPLE_SECONDS_RULE)
         needed = minimum_timeout_seconds(self.sample_seconds)
         if self.timeout_seconds < needed:
             fail(

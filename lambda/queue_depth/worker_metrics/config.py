@@ -21,12 +21,13 @@ from worker_metrics.contract import (
     DEFAULT_VIDEO_JOBS_PER_INSTANCE,
     DEFAULT_VIDEO_MESSAGES_PER_INSTANCE,
     DEFAULT_VIDEO_SCALE_IN_STEP,
-    SAMPLE_SECONDS_CHOICES,
+    SAMPLE_SECONDS_RULE,
     TARGET_TRACKED_TYPES,
     BacklogDivisor,
     EnvVar,
     Tracking,
     WorkerType,
+    is_sample_seconds,
 )
 
 # An AWS queue URL (https://sqs.<region>.amazonaws.com[.cn]/<account>/<name>) or an
@@ -117,14 +118,18 @@ def _divisor(environ: Mapping[str, str], name: str) -> BacklogDivisor:
 
 
 def _tracking(environ: Mapping[str, str], worker_type: WorkerType) -> Tracking:
-    """One type's ``Tracking`` (the target and activation only for tracked types)."""
+    """One type's ``Tracking``: for an untracked type (Video), whose environment has
+    no tracking variables, the defaults with activation off."""
     default = Tracking()
-    target = default.target_backlog_per_instance
-    activation = 0
-    if worker_type in TARGET_TRACKED_TYPES:
-        target = _positive_number(environ, EnvVar.target_backlog_per_instance(worker_type), target)
-        found = _whole_number(environ, EnvVar.activation_backlog(worker_type), 0)
-        activation = default.activation_backlog if found is None else found
+    if worker_type not in TARGET_TRACKED_TYPES:
+        return Tracking(activation_backlog=0)
+    target = _positive_number(
+        environ,
+        EnvVar.target_backlog_per_instance(worker_type),
+        default.target_backlog_per_instance,
+    )
+    found = _whole_number(environ, EnvVar.activation_backlog(worker_type), 0)
+    activation = default.activation_backlog if found is None else found
     return Tracking(
         target_backlog_per_instance=target,
         divisor=_divisor(environ, EnvVar.backlog_divisor(worker_type)),
@@ -140,9 +145,8 @@ def _sample_seconds(environ: Mapping[str, str]) -> int:
     raw = environ.get(name, "").strip()
     if not raw:
         return DEFAULT_SAMPLE_SECONDS
-    choices = ", ".join(str(c) for c in SAMPLE_SECONDS_CHOICES)
-    if not raw.isdigit() or int(raw) not in SAMPLE_SECONDS_CHOICES:
-        raise ConfigError(f"{name} = {raw!r}: must be one of {choices}")
+    if not raw.isdigit() or not is_sample_seconds(int(raw)):
+        raise ConfigError(f"{name} = {raw!r}: {SAMPLE_SECONDS_RULE}")
     return int(raw)
 
 

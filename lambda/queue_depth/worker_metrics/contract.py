@@ -209,20 +209,28 @@ DEFAULT_SAMPLE_SECONDS = 10
 15 s, AI and Messaging within 45 s); README, "Sampling", has the figures and the cost."""
 
 
+SAMPLE_SECONDS_RULE = (
+    "must be one of "
+    + ", ".join(str(c) for c in SAMPLE_SECONDS_CHOICES)
+    + " (the metric periods EC2 target tracking accepts)"
+)
+"""What is wrong with a ``sample_seconds`` (or a policy period) not in the choices;
+every checker words it so, naming its own setting."""
+
+
+def is_sample_seconds(value: object) -> bool:
+    """True if ``value`` is one of ``SAMPLE_SECONDS_CHOICES`` (a whole number, not a bool)."""
+    return (
+        isinstance(value, int) and not isinstance(value, bool) and value in SAMPLE_SECONDS_CHOICES
+    )
+
+
 def check_sample_seconds(sample_seconds: object) -> int:
     """``sample_seconds`` itself if it is one of ``SAMPLE_SECONDS_CHOICES``; else
     ``ValueError`` naming the value and the choices."""
-    if (
-        isinstance(sample_seconds, bool)
-        or not isinstance(sample_seconds, int)
-        or sample_seconds not in SAMPLE_SECONDS_CHOICES
-    ):
-        choices = ", ".join(str(c) for c in SAMPLE_SECONDS_CHOICES)
-        raise ValueError(
-            f"sample_seconds = {sample_seconds!r}: must be one of {choices} "
-            "(the metric periods EC2 target tracking accepts)"
-        )
-    return sample_seconds
+    if not is_sample_seconds(sample_seconds):
+        raise ValueError(f"sample_seconds = {sample_seconds!r}: {SAMPLE_SECONDS_RULE}")
+    return sample_seconds  # type: ignore[return-value]
 
 
 class BacklogDivisor(enum.Enum):
@@ -383,11 +391,11 @@ class EnvVar:
             EnvVar.queue_urls(worker_type),
             EnvVar.asg_name(worker_type),
             EnvVar.include_delayed(worker_type),
-            EnvVar.backlog_divisor(worker_type),
-            EnvVar.track_in_flight(worker_type),
         )
         if worker_type in TARGET_TRACKED_TYPES:
             names += (
+                EnvVar.backlog_divisor(worker_type),
+                EnvVar.track_in_flight(worker_type),
                 EnvVar.target_backlog_per_instance(worker_type),
                 EnvVar.activation_backlog(worker_type),
             )
@@ -460,11 +468,11 @@ def lambda_environment(
         spec = (tracking or {}).get(worker_type, Tracking())
         if not isinstance(spec, Tracking):
             raise ValueError(f"tracking[{worker_type.value}] = {spec!r}: must be a Tracking")
-        environment[EnvVar.backlog_divisor(worker_type)] = spec.divisor.value
-        environment[EnvVar.track_in_flight(worker_type)] = (
-            "true" if spec.track_in_flight else "false"
-        )
         if worker_type in TARGET_TRACKED_TYPES:
+            environment[EnvVar.backlog_divisor(worker_type)] = spec.divisor.value
+            environment[EnvVar.track_in_flight(worker_type)] = (
+                "true" if spec.track_in_flight else "false"
+            )
             environment[EnvVar.target_backlog_per_instance(worker_type)] = str(
                 spec.target_backlog_per_instance
             )
