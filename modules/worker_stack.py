@@ -21,6 +21,7 @@ from pathlib import Path
 from cdktf import TerraformOutput, TerraformStack
 from constructs import Construct
 
+from modules.agent_bundle import build_agent_bundle
 from modules.backlog_target_tracking import BacklogTargetTracking, TrackedMetric
 from modules.dashboard import WorkersDashboard
 from modules.fleet_alarms import FleetAlarms
@@ -45,6 +46,7 @@ class WorkerAutoscalingStack(TerraformStack):
         configure_backend(self, settings)
 
         self.fleets: list[WorkerFleet] = []
+        agent = build_agent_bundle()  # read and checked once; every fleet ships it
         for fleet_settings in settings.fleets:
             key = fleet_settings.key
             queues = [
@@ -60,6 +62,7 @@ class WorkerAutoscalingStack(TerraformStack):
                     name_prefix=settings.name_prefix,
                     region=settings.region,
                     tags=settings.tags,
+                    agent=agent,
                 )
             )
 
