@@ -113,16 +113,18 @@ def recommend(
     workload: Workload,
     slo: Slo,
     seed: int,
-    faults: Faults,
+    extra_faults: Faults | None = None,
 ) -> Recommendation:
     """Search ``slo``'s fleet's target. ``load(target)`` is the environment with that
-    target set (``None``: as configured). Raises ``SloError`` for an impossible SLO."""
+    target set (``None``: as configured). Every run meets the workload's own faults
+    plus ``extra_faults`` (the command line's). Raises ``SloError`` for an impossible
+    SLO."""
     base = load(None)
     fleet = base.fleet(slo.worker_type)
     jobs = traffic(base, workload, seed)
 
     def measure(environment: EnvironmentSettings, policy: Policy, target: float) -> Candidate:
-        _, results = run_policy(environment, workload, jobs, policy, seed, faults)
+        _, results = run_policy(environment, workload, jobs, policy, seed, extra_faults)
         result = results[slo.worker_type]
         return Candidate(target, slo.value(result), result.instance_hours, result.cost_usd)
 

@@ -57,15 +57,18 @@ def run_policy(
     jobs: dict[WorkerType, FleetTraffic],
     policy: Policy,
     seed: int,
-    faults: Faults,
+    extra_faults: Faults | None = None,
     progress: Callable[[float], None] | None = None,
     agents: Mapping[WorkerType, InstanceAgent] | None = None,
 ) -> tuple[World, dict[WorkerType, FleetResult]]:
     """Run ``policy`` on ``jobs``; the world (for charts) and each fleet's results.
 
+    The faults are the workload's own (a scenario's) plus ``extra_faults`` (the
+    command line's), merged here so that no caller can drop the scenario's.
     ``agents``: an ``InstanceAgent`` per fleet (none by default: the instance side
     of draining is issue 14's to plug in).
     """
+    faults = workload.faults if extra_faults is None else workload.faults.merged(extra_faults)
     world = World(environment, jobs, workload.horizon, policy_rng(seed, policy.name), agents)
     policy.attach(world, environment, faults)
     for worker_type, at in faults.lost:
@@ -86,7 +89,6 @@ def simulate(
     """Run every policy on ``workload`` and return the results. ``on_world(policy,
     world)`` sees each policy's world once it ran (for the charts), before the next
     policy runs, so a long run keeps one world in memory at a time."""
-    faults = workload.faults if extra_faults is None else workload.faults.merged(extra_faults)
     jobs = traffic(environment, workload, seed)
     results: dict[str, dict[WorkerType, FleetResult]] = {}
     events: dict[str, int] = {}
@@ -99,7 +101,7 @@ def simulate(
                 progress(name, now / workload.horizon)
 
         world, results[policy.name] = run_policy(
-            environment, workload, jobs, policy, seed, faults, report
+            environment, workload, jobs, policy, seed, extra_faults, report
         )
         if report is not None:
             report(workload.horizon)

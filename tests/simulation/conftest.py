@@ -60,7 +60,6 @@ def run(
     if isinstance(workload, str):
         workload = scenario(workload).build(env, seed, days)
     jobs = traffic(env, workload, seed)
-    merged = workload.faults if faults is None else workload.faults.merged(faults)
     chosen = parse_policies(policy)[0] if isinstance(policy, str) else policy
-    world, results = run_policy(env, workload, jobs, chosen, seed, merged)
+    world, results = run_policy(env, workload, jobs, chosen, seed, faults)
     return Ran(world, results)

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from fleetctl import cli
-from fleetctl.simulation.recommend import Slo, SloError
+from fleetctl.simulation.faults import Faults
+from fleetctl.simulation.policies import Current
+from fleetctl.simulation.recommend import Slo, SloError, recommend
+from fleetctl.simulation.run import simulate
+from fleetctl.simulation.scenarios import scenario
+from tests.simulation.conftest import environment
 from worker_metrics.contract import WorkerType
 
 
@@ -70,3 +77,22 @@ def test_an_impossible_slo_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[
     assert code == 2
     assert len(err.strip().splitlines()) == 1
     assert "is impossible on burst: even 20 instances (max_size) from the start give" in err
+
+
+def test_recommend_meets_the_scenario_s_own_faults() -> None:
+    # GIVEN the publisher-outage scenario: the burst with the publisher down through it
+    env = environment("prod")
+    workload = scenario("publisher-outage").build(env, seed=1)
+    assert workload.faults.outages
+    slo = Slo.parse("ai:p95_wait<=1200s")
+
+    # WHEN the search runs with no fault from the command line
+    recommendation = recommend(lambda _target: env, workload, slo, seed=1)
+
+    # THEN today's run is the one `simulate` gives on the scenario, outage included ...
+    simulated = simulate(env, workload, [Current()], seed=1)
+    today = simulated.policies[Current().name][WorkerType.AI]
+    assert recommendation.today.wait == today.wait_p95
+    # ... which is not what the same burst gives without the outage
+    calm = simulate(env, replace(workload, faults=Faults(seed=1)), [Current()], seed=1)
+    assert calm.policies[Current().name][WorkerType.AI].wait_p95 != today.wait_p95
