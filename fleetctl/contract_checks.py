@@ -11,6 +11,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from worker_metrics import contract
+
+# The Lambda's own readers of one variable each (``PublisherConfig.from_env`` needs
+# every variable resolved, which a synthesized stack's ``${...}`` queue URLs are not).
+from worker_metrics.config import ConfigError, _sample_seconds, _tracking
 from worker_metrics.contract import EnvVar, WorkerType
 
 Dimensions = frozenset[tuple[str, str]]
@@ -40,6 +44,27 @@ def contract_variable_names() -> frozenset[str]:
     for worker_type in WorkerType:
         fixed.update(per_type_names(worker_type))
     return frozenset(fixed)
+
+
+def lambda_sample_seconds(environment: Mapping[str, str]) -> int | None:
+    """``SAMPLE_SECONDS`` as the Lambda reads it (unset or empty: the contract's
+    default), or ``None`` when the Lambda would reject the value."""
+    try:
+        return _sample_seconds(environment)
+    except ConfigError:
+        return None
+
+
+def lambda_activation_backlog(
+    environment: Mapping[str, str], worker_type: WorkerType
+) -> int | None:
+    """``<TYPE>_ACTIVATION_BACKLOG`` as the Lambda reads it (unset: the contract's
+    default, 1, for a target-tracked type; always 0 for Video), or ``None`` when the
+    Lambda would reject one of that type's tracking variables."""
+    try:
+        return _tracking(environment, worker_type).activation_backlog
+    except ConfigError:
+        return None
 
 
 METRIC_NAME_VARIABLES: Mapping[str, str] = {

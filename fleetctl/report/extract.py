@@ -13,17 +13,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fleetctl.contract_checks import Dimensions, PublishedSchema, dimension_set, show_dimensions
+from fleetctl.contract_checks import (
+    Dimensions,
+    PublishedSchema,
+    dimension_set,
+    lambda_activation_backlog,
+    lambda_sample_seconds,
+    show_dimensions,
+)
 from fleetctl.report.model import Consumer
 from fleetctl.report.stack import ReportError, SynthesizedStack
 from modules.settings import EnvironmentSettings
 from worker_metrics import contract
-from worker_metrics.contract import (
-    LAMBDA_CONTROLLED_TYPES,
-    SAMPLE_SECONDS_CHOICES,
-    EnvVar,
-    WorkerType,
-)
+from worker_metrics.contract import LAMBDA_CONTROLLED_TYPES, EnvVar, WorkerType
 
 Series = tuple[str, str, Dimensions, str]
 """``(namespace, metric, dimensions, statistic)`` of one consumed series."""
@@ -42,11 +44,9 @@ class Publisher:
 
     @property
     def sample_seconds(self) -> int | None:
-        """The Lambda's ``SAMPLE_SECONDS`` (unset: the contract's default), or ``None``
-        when it is not one of 10, 30, 60 (the environment drift names it)."""
-        raw = self.environment.get(EnvVar.SAMPLE_SECONDS, str(contract.DEFAULT_SAMPLE_SECONDS))
-        value = raw.strip()
-        return int(value) if value.isdigit() and int(value) in SAMPLE_SECONDS_CHOICES else None
+        """The Lambda's ``SAMPLE_SECONDS`` as it reads it (unset: the contract's default),
+        or ``None`` when it is not one of 10, 30, 60."""
+        return lambda_sample_seconds(self.environment)
 
     @property
     def granted(self) -> frozenset[str]:
@@ -278,7 +278,7 @@ def lambda_controls(
 
 
 def activation_threshold(environment: Mapping[str, str], worker_type: WorkerType) -> int:
-    """The function's ``<TYPE>_ACTIVATION_BACKLOG`` (0, off, when absent or unreadable:
-    the environment check names a bad value)."""
-    raw = (environment.get(EnvVar.activation_backlog(worker_type)) or "").strip()
-    return int(raw) if raw.isdigit() else 0
+    """The function's ``<TYPE>_ACTIVATION_BACKLOG`` as the Lambda reads it (unset: its
+    default, 1, on), or 0 (off) when the Lambda would reject the type's variables."""
+    threshold = lambda_activation_backlog(environment, worker_type)
+    return 0 if threshold is None else threshold

@@ -7,9 +7,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from fleetctl.contract_checks import lambda_sample_seconds
 from fleetctl.stack_outputs import StackOutputs
 from fleetctl.verify.aws import Aws
-from worker_metrics.contract import DEFAULT_SAMPLE_SECONDS, SAMPLE_SECONDS_CHOICES, EnvVar
 
 
 def function_configuration(aws: Aws, outputs: StackOutputs) -> dict[str, Any] | None:
@@ -23,11 +23,9 @@ def function_configuration(aws: Aws, outputs: StackOutputs) -> dict[str, Any] | 
 
 
 def sample_seconds(function: dict[str, Any] | None) -> int | None:
-    """The function's ``SAMPLE_SECONDS`` (absent: the contract's default, which the
-    Lambda then uses), or ``None`` when there is no function or the value is not
+    """The function's ``SAMPLE_SECONDS`` as the Lambda reads it (absent: the
+    contract's default), or ``None`` when there is no function or the value is not
     one of 10, 30, 60 (check 5 names that)."""
     if function is None:
         return None
-    variables = (function.get("Environment") or {}).get("Variables") or {}
-    raw = str(variables.get(EnvVar.SAMPLE_SECONDS, DEFAULT_SAMPLE_SECONDS)).strip()
-    return int(raw) if raw.isdigit() and int(raw) in SAMPLE_SECONDS_CHOICES else None
+    return lambda_sample_seconds((function.get("Environment") or {}).get("Variables") or {})

@@ -478,3 +478,20 @@ def test_a_grant_on_a_tracked_fleet_without_activation(
         "SetDesiredCapacity on the Messaging ASG, but MESSAGING_ACTIVATION_BACKLOG is 0"
         in (drift[0][1])
     )
+
+
+def test_an_unset_activation_is_the_lambdas_default_not_off(
+    synthesized: Synthesized, tmp_path: Path
+) -> None:
+    # GIVEN prod's AI fleet (min_size 0, granted SetDesiredCapacity) without
+    # AI_ACTIVATION_BACKLOG: the Lambda then activates at its default, 1 message
+    def change(document: Document) -> None:
+        del environment(document)["AI_ACTIVATION_BACKLOG"]
+
+    # WHEN the report is built
+    report = build_report(load_environment("prod"), altered(synthesized, tmp_path, change))
+
+    # THEN the grant is not called unused, and the AI fleet leaves zero at 1 message
+    assert report.drift == []
+    (ai,) = [row for row in report.fleets if row.worker_type == "AI"]
+    assert ai.activation.startswith("Lambda at >= 1 message(s): desired 0 -> ")

@@ -124,3 +124,20 @@ def test_a_long_window_reads_the_high_resolution_series_for_its_last_3_hours(
     assert detail.startswith(
         f"last 240 min: QueueDepth at 60 s, {TRACKED} at 10 s (its last 180 min)"
     )
+
+
+def test_an_empty_sample_seconds_is_the_lambdas_default(
+    deployed: Deployed, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN SAMPLE_SECONDS set to an empty value, which the Lambda reads as its
+    # default (10 s), as the policies do
+    variables = deployed.environment()
+    variables[EnvVar.SAMPLE_SECONDS] = ""
+    deployed.set_environment(variables)
+    # WHEN verify runs
+    result = verify(deployed, capsys)
+    # THEN check 2 reads the tracked series at 10 s and check 3 compares the policies
+    # with 10 s (not with nothing, the value unread)
+    assert result["code"] == 0, result
+    assert f"{TRACKED} at 10 s" in result["datapoints without gaps"]["detail"]
+    assert f"AI: {TRACKED} target 20 every 10 s" in result["scaling policies"]["detail"]
