@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,8 +143,12 @@ class SqsWorkers:
             before = drain.poll(now, worker_type, pool, held) if drain else Polled()
             step = pool.advance(now, receive, lambda message: message.sent_at)
             after = drain.poll(now, worker_type, pool, held) if drain else Polled()
-            self._delete(step.completed)
-            self._give_back([*killed, *step.unused])
+            self._per_batch(self.sqs.delete_message_batch, step.completed)
+            self._per_batch(
+                self.sqs.change_message_visibility_batch,
+                [*killed, *step.unused],
+                VisibilityTimeout=0,
+            )
             results[worker_type] = StepResult(
                 len(step.completed),
                 step.started,
@@ -175,32 +179,21 @@ class SqsWorkers:
             taken += [Message(url, m["ReceiptHandle"], _sent_at(m)) for m in messages]
         return taken
 
-    def _by_queue(self, messages: Sequence[Message]) -> dict[str, list[Message]]:
-        grouped: dict[str, list[Message]] = {}
+    def _per_batch(
+        self, call: Callable[..., Any], messages: Sequence[Message], **entry: Any
+    ) -> None:
+        """``call`` (a ``*_batch`` SQS method) on ``messages``, per queue and by at most
+        ``SQS_BATCH``; each entry is the message's receipt handle and ``entry``."""
+        by_queue: dict[str, list[Message]] = {}
         for message in messages:
-            grouped.setdefault(message.queue_url, []).append(message)
-        return grouped
-
-    def _delete(self, messages: Sequence[Message]) -> None:
-        for url, batch in self._by_queue(messages).items():
+            by_queue.setdefault(message.queue_url, []).append(message)
+        for url, batch in by_queue.items():
             for start in range(0, len(batch), SQS_BATCH):
                 chunk = batch[start : start + SQS_BATCH]
-                self.sqs.delete_message_batch(
+                call(
                     QueueUrl=url,
                     Entries=[
-                        {"Id": str(i), "ReceiptHandle": m.receipt_handle}
-                        for i, m in enumerate(chunk)
-                    ],
-                )
-
-    def _give_back(self, messages: Sequence[Message]) -> None:
-        for url, batch in self._by_queue(messages).items():
-            for start in range(0, len(batch), SQS_BATCH):
-                chunk = batch[start : start + SQS_BATCH]
-                self.sqs.change_message_visibility_batch(
-                    QueueUrl=url,
-                    Entries=[
-                        {"Id": str(i), "ReceiptHandle": m.receipt_handle, "VisibilityTimeout": 0}
+                        {"Id": str(i), "ReceiptHandle": m.receipt_handle, **entry}
                         for i, m in enumerate(chunk)
                     ],
                 )
