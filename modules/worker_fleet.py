@@ -87,7 +87,7 @@ class WorkerFleet(Construct):
         self.settings = settings
         self.worker_type = settings.worker_type
         self.queues = list(queues)
-        self.name = f"{name_prefix}-{settings.key}-workers"
+        self.name = settings.asg_name(name_prefix)
 
         role = IamRole(
             self,

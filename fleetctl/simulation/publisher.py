@@ -37,7 +37,7 @@ from modules.publisher_environment import publisher_environment
 from modules.settings import EnvironmentSettings
 from modules.settings.publisher import schedule_interval_seconds
 from worker_metrics.config import PublisherConfig
-from worker_metrics.contract import VIDEO_SCALE_IN_MARKER_TAG, WorkerType
+from worker_metrics.contract import VIDEO_SCALE_IN_MARKER_TAG
 from worker_metrics.fleet_state import FleetState
 from worker_metrics.plan import Observation, TickPlan, plan_tick
 
@@ -55,11 +55,6 @@ def queue_url(region: str, queue_name: str) -> str:
     return f"https://sqs.{region}.amazonaws.com/{SYNTHETIC_ACCOUNT}/{queue_name}"
 
 
-def asg_name(environment: EnvironmentSettings, worker_type: WorkerType) -> str:
-    """The group name the stack gives ``worker_type``'s fleet."""
-    return f"{environment.name_prefix}-{environment.fleet(worker_type).key}-workers"
-
-
 def publisher_config(environment: EnvironmentSettings) -> PublisherConfig:
     """The ``PublisherConfig`` the deployed Lambda would read, from ``environment``."""
     fleets = {f.worker_type: f for f in environment.fleets}
@@ -69,7 +64,7 @@ def publisher_config(environment: EnvironmentSettings) -> PublisherConfig:
         queue_urls={
             t: [queue_url(environment.region, q.name) for q in f.queues] for t, f in fleets.items()
         },
-        asg_names={t: asg_name(environment, t) for t in fleets},
+        asg_names={t: environment.asg_name(t) for t in fleets},
     )
     return PublisherConfig.from_env(env)
 

@@ -165,7 +165,7 @@ class World:
         for index, settings in enumerate(environment.fleets):
             fleet = FleetWorld(self, index, settings)
             fleet.group = AutoScalingGroup(
-                name=f"{environment.name_prefix}-{settings.key}-workers",
+                name=settings.asg_name(environment.name_prefix),
                 engine=self.engine,
                 events=fleet,
                 min_size=settings.min_size,

@@ -82,6 +82,11 @@ class EnvironmentSettings:
         """The fleet that serves ``worker_type``."""
         return next(f for f in self.fleets if f.worker_type is worker_type)
 
+    def asg_name(self, worker_type: WorkerType) -> str:
+        """The name the stack gives ``worker_type``'s Auto Scaling group
+        (``<name_prefix>-<key>-workers``)."""
+        return self.fleet(worker_type).asg_name(self.name_prefix)
+
     @property
     def stack_name(self) -> str:
         """Name of this environment's worker stack (``workers-<env>``)."""

@@ -207,3 +207,9 @@ class FleetSettings:
     def key(self) -> str:
         """Lower-case key of this fleet in the settings file and in resource names."""
         return self.worker_type.name.lower()
+
+    def asg_name(self, name_prefix: str) -> str:
+        """The name the stack gives this fleet's Auto Scaling group
+        (``<name_prefix>-<key>-workers``); ``EnvironmentSettings.asg_name`` fills in
+        the prefix."""
+        return f"{name_prefix}-{self.key}-workers"
