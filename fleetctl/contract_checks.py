@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from worker_metrics import contract
 
@@ -65,6 +66,33 @@ def lambda_activation_backlog(
         return _tracking(environment, worker_type).activation_backlog
     except ConfigError:
         return None
+
+
+API_DEFAULT_PERIOD_SECONDS = 60
+"""The metric period of a target-tracking policy that sets none."""
+
+
+def api_policy_period(policy: Mapping[str, Any]) -> int:
+    """The period a target-tracking policy (a ``DescribePolicies`` item) reads its
+    metric at: its ``CustomizedMetricSpecification.Period``, or the API's default."""
+    config = policy.get("TargetTrackingConfiguration") or {}
+    spec = config.get("CustomizedMetricSpecification") or {}
+    return int(spec.get("Period") or API_DEFAULT_PERIOD_SECONDS)
+
+
+def period_problem(period: int, sampled: int | None, *, why: bool = False) -> str | None:
+    """What goes wrong when a target-tracking policy reads the tracked series every
+    ``period`` s while the Lambda samples it every ``sampled`` s (``SAMPLE_SECONDS``);
+    ``None`` when they agree or ``sampled`` is unknown. ``why``: also say why the
+    periods without a datapoint matter."""
+    if sampled is None or period == sampled:
+        return None
+    if period > sampled:
+        return "it reacts later than the samples allow"
+    problem = "most of its periods have no datapoint"
+    if why:
+        problem += ", and target tracking does not act on missing data"
+    return problem
 
 
 METRIC_NAME_VARIABLES: Mapping[str, str] = {

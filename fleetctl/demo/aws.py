@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from fleetctl.contract_checks import api_policy_period
 from fleetctl.demo.context import DemoError
 from fleetctl.local_aws import LocalAws
 from fleetctl.simulation.target_tracking import TargetTrackingPolicy
@@ -183,7 +184,5 @@ def deployed_policy(autoscaling: Any, asg_name: str, policy_name: str) -> Target
         max_size=int(group["MaxSize"]),
         instance_warmup_seconds=float(warmup),
         disable_scale_in=bool(tracking.get("DisableScaleIn", False)),
-        period_seconds=int(
-            (tracking.get("CustomizedMetricSpecification") or {}).get("Period") or 60
-        ),
+        period_seconds=api_policy_period(policy),
     )

@@ -13,6 +13,7 @@ from fleetctl.contract_checks import (
     Dimensions,
     PublishedSchema,
     environment_problems,
+    period_problem,
     show_dimensions,
 )
 from fleetctl.report import observers
@@ -137,16 +138,11 @@ def period_drift(
     drift: list[Drift] = []
     for policy in policies:
         period = policy_period(policy)
-        if sampled is None or period == sampled:
+        consequence = period_problem(period, sampled, why=True)
+        if consequence is None:
             continue
         if not any(metric == tracked for _ns, metric, _dims, _stat in policy.series):
             continue
-        consequence = (
-            "most of its periods have no datapoint, and target tracking does not act on "
-            "missing data"
-            if period < sampled
-            else "it reacts later than the samples allow"
-        )
         drift.append(
             Drift(
                 DriftKind.PERIOD,

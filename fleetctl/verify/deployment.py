@@ -11,8 +11,10 @@ from botocore.exceptions import ClientError
 
 from fleetctl.contract_checks import (
     Series,
+    api_policy_period,
     dimension_set,
     environment_problems,
+    period_problem,
     show_dimensions,
 )
 from fleetctl.stack_outputs import FleetOutputs, StackOutputs
@@ -137,8 +139,7 @@ def _tracked_policy(
     policy = policies[0]
     consumed = _consumed(policy)
     config = policy.get("TargetTrackingConfiguration") or {}
-    # A policy without Period reads 60 s, the API's default.
-    period = int((config.get("CustomizedMetricSpecification") or {}).get("Period") or 60)
+    period = api_policy_period(policy)
     if policy.get("PolicyType") != "TargetTrackingScaling":
         return (
             f"{worker_type.value}: {policy['PolicyName']} is "
@@ -155,16 +156,12 @@ def _tracked_policy(
             f"{worker_type.value}: policy is {policy['PolicyName']}, "
             f"the outputs say {fleet.scaling_policy}"
         ), ""
-    if published is not None and period != published:
+    consequence = period_problem(period, published)
+    if consequence is not None:
         return (
             f"{worker_type.value}: {policy['PolicyName']} reads {expected.metric_name} every "
             f"{period} s, but the function samples every {published} s "
-            f"({contract.EnvVar.SAMPLE_SECONDS}): "
-            + (
-                "most of its periods have no datapoint"
-                if period < published
-                else "it reacts later than the samples allow"
-            )
+            f"({contract.EnvVar.SAMPLE_SECONDS}): {consequence}"
         ), ""
     target = config.get("TargetValue")
     return "", f"{worker_type.value}: {expected.metric_name} target {target:g} every {period} s"
