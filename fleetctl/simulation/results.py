@@ -88,20 +88,44 @@ def _round(value: float, digits: int = 3) -> float:
     return float(round(value, digits))
 
 
-def fleet_result(world: World, fleet: FleetWorld) -> FleetResult:
-    """Measure ``fleet`` after ``world`` ran."""
-    mine = np.asarray(world.fleet_of) == fleet.index
+def _mine(world: World, fleet: FleetWorld) -> np.ndarray:
+    return np.asarray(world.fleet_of) == fleet.index
+
+
+def _done(world: World, mine: np.ndarray) -> np.ndarray:
+    return np.frombuffer(bytes(world.completed), dtype=np.uint8)[mine].astype(bool)
+
+
+def _running_jobs(fleet: FleetWorld) -> list[int]:
+    return [job for i in fleet.group.instances.values() for job in i.running]
+
+
+def _waits(world: World, mine: np.ndarray, done: np.ndarray, running_jobs: list[int]) -> np.ndarray:
     enqueued = np.asarray(world.enqueued_at)[mine]
     started = np.asarray(world.started_at)[mine]
-    first = np.asarray(world.first_started_at)[mine]
-    done = np.frombuffer(bytes(world.completed), dtype=np.uint8)[mine].astype(bool)
-    durations = np.asarray(world.duration)[mine]
-    running_jobs = {job for i in fleet.group.instances.values() for job in i.running}
     running = np.zeros(len(world.enqueued_at), dtype=bool)
-    running[list(running_jobs)] = True
-    running = running[mine]
-    served = done | running
-    waits = np.where(served, started - enqueued, world.horizon - enqueued)
+    running[running_jobs] = True
+    served = done | running[mine]
+    return np.where(served, started - enqueued, world.horizon - enqueued)
+
+
+def fleet_waits(world: World, fleet: FleetWorld) -> np.ndarray:
+    """Every job of ``fleet``'s wait (s), in enqueue order: enqueue to start for a job
+    served (completed or running at the horizon), enqueue to the horizon for one never
+    served (its wait so far). ``FleetResult``'s percentiles and the charts' CDF."""
+    mine = _mine(world, fleet)
+    return _waits(world, mine, _done(world, mine), _running_jobs(fleet))
+
+
+def fleet_result(world: World, fleet: FleetWorld) -> FleetResult:
+    """Measure ``fleet`` after ``world`` ran."""
+    mine = _mine(world, fleet)
+    enqueued = np.asarray(world.enqueued_at)[mine]
+    first = np.asarray(world.first_started_at)[mine]
+    done = _done(world, mine)
+    durations = np.asarray(world.duration)[mine]
+    running_jobs = _running_jobs(fleet)
+    waits = _waits(world, mine, done, running_jobs)
     percentiles = np.percentile(waits, [50, 95, 99]) if len(waits) else np.zeros(3)
     hours = fleet.group.instance_seconds / 3600
     slots = fleet.settings.jobs_per_instance

@@ -18,7 +18,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from fleetctl.simulation.world import FleetWorld, World
+from fleetctl.simulation.results import fleet_waits
+from fleetctl.simulation.world import World
 from worker_metrics.contract import WorkerType
 
 QUANTILES = np.linspace(0.0, 1.0, 1001)
@@ -26,19 +27,6 @@ QUANTILES = np.linspace(0.0, 1.0, 1001)
 
 # No timestamp or version in the PNG, so a run's files are the same bytes every time.
 _PNG_METADATA = {"Software": None}
-
-
-def fleet_waits(world: World, fleet: FleetWorld) -> np.ndarray:
-    """Every job's wait (s), as ``results`` defines it (unserved: wait so far)."""
-    mine = np.asarray(world.fleet_of) == fleet.index
-    started = np.asarray(world.started_at)[mine]
-    enqueued = np.asarray(world.enqueued_at)[mine]
-    done = np.frombuffer(bytes(world.completed), dtype=np.uint8)[mine].astype(bool)
-    running = np.zeros(len(world.enqueued_at), dtype=bool)
-    jobs = [j for i in fleet.group.instances.values() for j in i.running]
-    running[jobs] = True
-    served = done | running[mine]
-    return np.where(served, started - enqueued, world.horizon - enqueued)
 
 
 def _hours_or_minutes(horizon: float) -> tuple[float, str]:
