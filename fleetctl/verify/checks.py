@@ -14,10 +14,11 @@ from fleetctl.verify.deployment import (
     check_policies,
     check_schedule,
 )
+from fleetctl.verify.function import DeployedFunction
 from fleetctl.verify.results import CheckResult, Status, Window
 from fleetctl.verify.series import check_datapoints, check_list_metrics
 
-Check = Callable[[Aws, StackOutputs, Window], tuple[Status, str]]
+Check = Callable[[Aws, StackOutputs, Window, DeployedFunction], tuple[Status, str]]
 
 CHECKS: tuple[tuple[str, Check], ...] = (
     ("metrics listed", check_list_metrics),
@@ -31,11 +32,13 @@ CHECKS: tuple[tuple[str, Check], ...] = (
 
 def run_checks(aws: Aws, outputs: StackOutputs, window: Window) -> list[CheckResult]:
     """Run every check. Raises ``CannotVerify`` on a credential or endpoint error;
-    any other API error makes that one check ``ERROR`` and the others still run."""
+    any other API error makes that one check ``ERROR`` and the others still run.
+    The function's configuration is fetched once, by the first check that needs it."""
+    function = DeployedFunction(aws, outputs)
     results = []
     for number, (name, check) in enumerate(CHECKS, start=1):
         try:
-            status, detail = check(aws, outputs, window)
+            status, detail = check(aws, outputs, window, function)
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "ClientError")
             status, detail = (

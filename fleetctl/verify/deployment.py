@@ -19,7 +19,7 @@ from fleetctl.contract_checks import (
 )
 from fleetctl.stack_outputs import FleetOutputs, StackOutputs
 from fleetctl.verify.aws import Aws
-from fleetctl.verify.function import function_configuration, sample_seconds
+from fleetctl.verify.function import DeployedFunction, sample_seconds
 from fleetctl.verify.results import Status, Window
 from fleetctl.verify.series import PERIOD_SECONDS, contract_schema
 from worker_metrics import contract
@@ -64,9 +64,11 @@ def _consumed(policy: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
     return found
 
 
-def check_policies(aws: Aws, outputs: StackOutputs, window: Window) -> tuple[Status, str]:
+def check_policies(
+    aws: Aws, outputs: StackOutputs, window: Window, function: DeployedFunction
+) -> tuple[Status, str]:
     schema = contract_schema()
-    published = sample_seconds(function_configuration(aws, outputs))
+    published = sample_seconds(function.configuration)
     names = [fleet.asg_name for fleet in outputs.fleets.values()]
     groups = {
         g["AutoScalingGroupName"]
@@ -167,7 +169,9 @@ def _tracked_policy(
     return "", f"{worker_type.value}: {expected.metric_name} target {target:g} every {period} s"
 
 
-def check_schedule(aws: Aws, outputs: StackOutputs, window: Window) -> tuple[Status, str]:
+def check_schedule(
+    aws: Aws, outputs: StackOutputs, window: Window, function: DeployedFunction
+) -> tuple[Status, str]:
     try:
         rule = aws.call("events", "describe_rule", Name=outputs.schedule_rule_name)
     except ClientError as error:
@@ -187,9 +191,9 @@ def check_schedule(aws: Aws, outputs: StackOutputs, window: Window) -> tuple[Sta
             "events", "list_targets_by_rule", "Targets", Rule=outputs.schedule_rule_name
         )
     ]
-    function = function_configuration(aws, outputs)
-    function_arn = function.get("FunctionArn", "") if function else ""
-    if function is None:
+    configuration = function.configuration
+    function_arn = configuration.get("FunctionArn", "") if configuration else ""
+    if configuration is None:
         problems.append(f"the target function {outputs.function_name} does not exist")
     elif not any(
         # A qualified ARN (":alias" or ":version") still invokes this function.
@@ -208,11 +212,13 @@ def check_schedule(aws: Aws, outputs: StackOutputs, window: Window) -> tuple[Sta
     )
 
 
-def check_environment(aws: Aws, outputs: StackOutputs, window: Window) -> tuple[Status, str]:
-    function = function_configuration(aws, outputs)
-    if function is None:
+def check_environment(
+    aws: Aws, outputs: StackOutputs, window: Window, function: DeployedFunction
+) -> tuple[Status, str]:
+    configuration = function.configuration
+    if configuration is None:
         return Status.FAIL, f"function {outputs.function_name} does not exist"
-    environment = (function.get("Environment") or {}).get("Variables") or {}
+    environment = (configuration.get("Environment") or {}).get("Variables") or {}
     problems = environment_problems(environment)
     for worker_type, fleet in outputs.fleets.items():
         asg_name = environment.get(contract.EnvVar.asg_name(worker_type))
@@ -247,7 +253,9 @@ def check_environment(aws: Aws, outputs: StackOutputs, window: Window) -> tuple[
     return Status.PASS, f"{len(environment)} variables match the contract"
 
 
-def check_lambda_errors(aws: Aws, outputs: StackOutputs, window: Window) -> tuple[Status, str]:
+def check_lambda_errors(
+    aws: Aws, outputs: StackOutputs, window: Window, function: DeployedFunction
+) -> tuple[Status, str]:
     points = aws.call(
         "cloudwatch",
         "get_metric_statistics",

@@ -18,7 +18,7 @@ from typing import Any
 from fleetctl.contract_checks import PublishedSchema, dimension_set
 from fleetctl.stack_outputs import StackOutputs
 from fleetctl.verify.aws import Aws
-from fleetctl.verify.function import function_configuration, sample_seconds
+from fleetctl.verify.function import DeployedFunction, sample_seconds
 from fleetctl.verify.results import Status, Window
 from worker_metrics import contract
 from worker_metrics.contract import WorkerType
@@ -49,7 +49,9 @@ def _published_metric_names(outputs: StackOutputs) -> tuple[str, str]:
     return outputs.metric_name, outputs.backlog_per_instance_metric_name
 
 
-def check_list_metrics(aws: Aws, outputs: StackOutputs, window: Window) -> tuple[Status, str]:
+def check_list_metrics(
+    aws: Aws, outputs: StackOutputs, window: Window, function: DeployedFunction
+) -> tuple[Status, str]:
     missing: list[str] = []
     found = 0
     for metric in _published_metric_names(outputs):
@@ -85,8 +87,10 @@ def largest_gap(timestamps: Sequence[datetime], end: datetime, period: int = PER
     return max([0, *gaps])
 
 
-def check_datapoints(aws: Aws, outputs: StackOutputs, window: Window) -> tuple[Status, str]:
-    tracked_period = sample_seconds(function_configuration(aws, outputs)) or PERIOD_SECONDS
+def check_datapoints(
+    aws: Aws, outputs: StackOutputs, window: Window, function: DeployedFunction
+) -> tuple[Status, str]:
+    tracked_period = sample_seconds(function.configuration) or PERIOD_SECONDS
     tracked_window = window
     if tracked_period < PERIOD_SECONDS:
         tracked_window = Window(window.end, min(window.minutes, HIGH_RESOLUTION_MINUTES))
