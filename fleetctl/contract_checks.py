@@ -32,18 +32,13 @@ def show_dimensions(dimensions: Dimensions) -> str:
     return ",".join(f"{name}={value}" for name, value in sorted(dimensions)) or "(none)"
 
 
-def per_type_names(worker_type: WorkerType) -> tuple[str, ...]:
-    """The per-type variable names of one worker type."""
-    return EnvVar.per_type_names(worker_type)
-
-
 def contract_variable_names() -> frozenset[str]:
     """Every environment variable the contract defines (``EnvVar`` and the per-type names)."""
     fixed = {
         value for name, value in vars(EnvVar).items() if name.isupper() and isinstance(value, str)
     }
     for worker_type in WorkerType:
-        fixed.update(per_type_names(worker_type))
+        fixed.update(EnvVar.per_type_names(worker_type))
     return frozenset(fixed)
 
 
