@@ -47,7 +47,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "lambda" / "queue_depth")]
 
 from _measure import MIN_RUNS, log, write_json  # noqa: E402
 
-from fleetctl.report.cost import sampling_cost  # noqa: E402
+from fleetctl.report.cost import SamplingCost, comparison  # noqa: E402
 from fleetctl.simulation.policies import parse_policies  # noqa: E402
 from fleetctl.simulation.run import simulate  # noqa: E402
 from fleetctl.simulation.scenarios import scenario  # noqa: E402
@@ -55,10 +55,11 @@ from modules.settings import load_environment  # noqa: E402
 from modules.settings.overrides import Override  # noqa: E402
 from worker_metrics.contract import (  # noqa: E402
     DEFAULT_SAMPLE_SECONDS,
+    INVOCATION_INTERVAL_SECONDS,
     SAMPLE_SECONDS_CHOICES,
+    TARGET_TRACKED_TYPES,
     WorkerType,
 )
-from worker_metrics.sampling import minimum_timeout_seconds  # noqa: E402
 
 ENV = "prod"
 SCENARIOS = ("burst", "spike-from-zero")
@@ -69,10 +70,9 @@ SEED = 1
 
 
 def environment(sample_seconds: int, lag: int | None) -> Any:
-    sets = [
-        f"publisher.sample_seconds={sample_seconds}",
-        f"publisher.timeout_seconds={max(minimum_timeout_seconds(sample_seconds), 30)}",
-    ]
+    """Prod at ``sample_seconds`` (its ``timeout_seconds`` fits every choice, and the
+    simulator does not read it) and, unless ``None``, a count lag of ``lag`` s."""
+    sets = [f"publisher.sample_seconds={sample_seconds}"]
     if lag is not None:
         sets += [f"fleets.{t.name.lower()}.workload.count_lag_seconds={lag}" for t in WorkerType]
     return load_environment(ENV, overrides=[Override.parse(s) for s in sets])
@@ -134,6 +134,11 @@ def _slowest(fleet: dict[str, Any]) -> float:
     return float(fleet["decision_s"]["max"])
 
 
+def _usd(cost: SamplingCost, item: str) -> float:
+    """The monthly cost of ``cost``'s line ``item``."""
+    return next(line.usd for line in cost.lines if line.item == item)
+
+
 def _cell(figure: dict[str, float] | None) -> str:
     if figure is None:
         return "none"
@@ -176,16 +181,16 @@ def markdown(data: dict[str, Any]) -> str:
     ]
     for seconds in SAMPLE_SECONDS_CHOICES:
         fleets = data["day"][str(seconds)]
-        cells = [
+        day_cells = [
             f"{f['wait_p95_s']:.0f} s / {f['killed_by_scale_in']} / {f['instance_hours']:.1f} h"
             + ("" if f["cost_usd"] is None else f" (${f['cost_usd']:.2f})")
             for f in (fleets[t.value] for t in WorkerType)
         ]
-        lines.append(f"| {seconds} s | {' | '.join(cells)} |")
+        lines.append(f"| {seconds} s | {' | '.join(day_cells)} |")
     lines.append("")
     lines += [
-        "**Monthly cost of the sampling** (`fleetctl.report.cost`: prod's 256 MB arm64,"
-        " 2 policies)",
+        "**Monthly cost of the sampling** (`fleetctl.report.cost`: prod's"
+        f" {data['publisher']}, {data['tracked_policies']} policies)",
         "",
         "| sampling | Lambda | PutMetricData | alarms | total | extra over 60 s |",
         "|---|---|---|---|---|---|",
@@ -225,16 +230,18 @@ def main(argv: list[str] | None = None) -> int:
         log(f"sampling: a day of diurnal traffic at {seconds} s")
         days[str(seconds)] = day(seconds)
     settings = load_environment(ENV).publisher
+    tracked = len(TARGET_TRACKED_TYPES)
     costs = {
-        s: sampling_cost(s, settings.memory_mb, settings.architecture, 2) for s in (10, 30, 60)
+        c.sample_seconds: c for c in comparison(settings.memory_mb, settings.architecture, tracked)
     }
+    once_a_minute = costs[INVOCATION_INTERVAL_SECONDS].total
     cost_usd = {
         str(s): {
-            "lambda": c.lines[0].usd + c.lines[1].usd,
-            "put_metric_data": c.lines[2].usd,
-            "alarms": c.lines[3].usd,
+            "lambda": _usd(c, "Lambda duration") + _usd(c, "Lambda requests"),
+            "put_metric_data": _usd(c, "PutMetricData"),
+            "alarms": _usd(c, "Tracked-series alarms"),
             "total": c.total,
-            "extra_over_60": c.total - costs[60].total,
+            "extra_over_60": c.total - once_a_minute,
         }
         for s, c in costs.items()
     }
@@ -278,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
         "cases": cases,
         "day": days,
         "cost_usd": cost_usd,
+        "publisher": f"{settings.memory_mb} MB {settings.architecture}",
+        "tracked_policies": tracked,
         "goals": goals,
         "goal_rows": goal_rows,
         "goals_text": goals_text,
