@@ -104,8 +104,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-#: The metric periods target tracking accepts, in seconds (documented).
-PERIODS_SECONDS = (10, 30, 60)
+from worker_metrics.contract import SAMPLE_SECONDS_CHOICES
+
 #: Consecutive datapoints above target that fire AlarmHigh (observed at 60 s, not
 #: documented; assumed the same at 10 and 30 s).
 HIGH_DATAPOINTS = 3
@@ -135,7 +135,8 @@ class TargetTrackingPolicy:
     ``estimated_instance_warmup`` nor ``default_instance_warmup`` is set; >= 0.
     ``disable_scale_in``: default false.
     ``period_seconds``: the metric's period, default 60; one of
-    ``PERIODS_SECONDS`` (10, 30, 60). AlarmHigh/Low count datapoints of this
+    ``worker_metrics.contract.SAMPLE_SECONDS_CHOICES`` (10, 30, 60: the metric
+    periods target tracking accepts). AlarmHigh/Low count datapoints of this
     period (assumed below 60 s; see the module doc).
     ``warming_in_base``: default false (AWS's reading, module doc): scale-out is
     proportional to the instances past their warmup. True: to the whole
@@ -165,9 +166,10 @@ class TargetTrackingPolicy:
             raise ValueError(
                 f"'instance_warmup_seconds' must be >= 0, got {self.instance_warmup_seconds}"
             )
-        if self.period_seconds not in PERIODS_SECONDS:
+        if self.period_seconds not in SAMPLE_SECONDS_CHOICES:
+            choices = ", ".join(str(c) for c in SAMPLE_SECONDS_CHOICES)
             raise ValueError(
-                f"'period_seconds' must be one of 10, 30, 60, got {self.period_seconds}"
+                f"'period_seconds' must be one of {choices}, got {self.period_seconds}"
             )
 
     @property
