@@ -15,7 +15,7 @@ from worker_metrics import contract
 
 # The Lambda's own readers of one variable each (``PublisherConfig.from_env`` needs
 # every variable resolved, which a synthesized stack's ``${...}`` queue URLs are not).
-from worker_metrics.config import ConfigError, _sample_seconds, _tracking
+from worker_metrics.config import ConfigError, sample_seconds_from_env, tracking_from_env
 from worker_metrics.contract import EnvVar, WorkerType
 
 Dimensions = frozenset[tuple[str, str]]
@@ -46,7 +46,7 @@ def lambda_sample_seconds(environment: Mapping[str, str]) -> int | None:
     """``SAMPLE_SECONDS`` as the Lambda reads it (unset or empty: the contract's
     default), or ``None`` when the Lambda would reject the value."""
     try:
-        return _sample_seconds(environment)
+        return sample_seconds_from_env(environment)
     except ConfigError:
         return None
 
@@ -58,7 +58,7 @@ def lambda_activation_backlog(
     default, 1, for a target-tracked type; always 0 for Video), or ``None`` when the
     Lambda would reject one of that type's tracking variables."""
     try:
-        return _tracking(environment, worker_type).activation_backlog
+        return tracking_from_env(environment, worker_type).activation_backlog
     except ConfigError:
         return None
 

@@ -117,9 +117,11 @@ def _divisor(environ: Mapping[str, str], name: str) -> BacklogDivisor:
         raise ConfigError(f"{name} = {raw!r}: must be one of {allowed}") from None
 
 
-def _tracking(environ: Mapping[str, str], worker_type: WorkerType) -> Tracking:
+def tracking_from_env(environ: Mapping[str, str], worker_type: WorkerType) -> Tracking:
     """One type's ``Tracking``: for an untracked type (Video), whose environment has
-    no tracking variables, the defaults with activation off."""
+    no tracking variables, the defaults with activation off. ``ConfigError`` naming
+    a bad variable. Public: ``report`` and ``verify`` read a deployed environment
+    with it."""
     default = Tracking()
     if worker_type not in TARGET_TRACKED_TYPES:
         return Tracking(activation_backlog=0)
@@ -140,7 +142,10 @@ def _tracking(environ: Mapping[str, str], worker_type: WorkerType) -> Tracking:
     )
 
 
-def _sample_seconds(environ: Mapping[str, str]) -> int:
+def sample_seconds_from_env(environ: Mapping[str, str]) -> int:
+    """``SAMPLE_SECONDS`` (default ``DEFAULT_SAMPLE_SECONDS``); ``ConfigError`` naming it
+    for another value. Public: ``report`` and ``verify`` read a deployed environment
+    with it."""
     name = EnvVar.SAMPLE_SECONDS
     raw = environ.get(name, "").strip()
     if not raw:
@@ -190,7 +195,7 @@ class FleetConfig:
             queue_urls=urls,
             asg_name=_required(environ, EnvVar.asg_name(worker_type)),
             include_delayed=_boolean(environ, EnvVar.include_delayed(worker_type)),
-            tracking=_tracking(environ, worker_type),
+            tracking=tracking_from_env(environ, worker_type),
         )
 
 
@@ -284,7 +289,7 @@ class PublisherConfig:
             api_timeout_seconds=_positive_number(
                 environ, EnvVar.API_TIMEOUT_SECONDS, DEFAULT_API_TIMEOUT_SECONDS
             ),
-            sample_seconds=_sample_seconds(environ),
+            sample_seconds=sample_seconds_from_env(environ),
         )
 
     @property
