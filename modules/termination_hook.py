@@ -18,9 +18,8 @@ from constructs import Construct
 
 from modules.aws import AutoscalingGroup, AutoscalingLifecycleHook
 from modules.iam import PolicyDocumentBuilder
+from modules.settings.drain import TERMINATING_TRANSITION as TERMINATING
 from modules.settings.drain import DrainPlan
-
-TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
 
 
 class TerminationDrainHook(Construct):

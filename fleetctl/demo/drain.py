@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fleetctl.demo.context import DemoError
-from fleetctl.local_aws import TERMINATING_TRANSITION
 from fleetctl.simulation.drain import core_policy, observation
 from fleetctl.simulation.fleet import Instance
 from fleetctl.simulation.workers import WorkerPool
 from modules.settings import EnvironmentSettings
+from modules.settings.drain import TERMINATING_TRANSITION
 from worker_agent import core
 from worker_metrics.contract import WorkerType
 

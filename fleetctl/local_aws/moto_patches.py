@@ -13,6 +13,10 @@ from collections.abc import Callable
 from typing import Any
 
 from fleetctl.local_aws.errors import MotoPatchError
+from modules.settings.drain import (
+    MAX_GLOBAL_TIMEOUT_SECONDS as LIFECYCLE_HOOK_MAX_GLOBAL_TIMEOUT_SECONDS,
+)
+from modules.settings.drain import TERMINATING_TRANSITION
 
 # --------------------------------------------------------------------------- patches
 # Every patch runs inside the server child, before it serves its first request.
@@ -248,10 +252,6 @@ def patch_asg_default_instance_warmup() -> None:
         setattr(response_class, action, handler)
 
 
-LIFECYCLE_HOOK_MAX_GLOBAL_TIMEOUT_SECONDS = 172_800
-"""AWS: a lifecycle action waits at most min(48 h, 100 x HeartbeatTimeout)."""
-
-
 def patch_lifecycle_hook_shape() -> None:
     """Return a lifecycle hook as it was put: no invented role or target, AWS's GlobalTimeout.
 
@@ -303,7 +303,6 @@ def patch_lifecycle_hook_shape() -> None:
     response_class.put_lifecycle_hook = put_lifecycle_hook
 
 
-TERMINATING_TRANSITION = "autoscaling:EC2_INSTANCE_TERMINATING"
 TERMINATING_WAIT = "Terminating:Wait"
 
 

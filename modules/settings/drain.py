@@ -8,6 +8,10 @@ from typing import Literal
 
 from modules.settings.checks import fail, whole
 
+TERMINATING_TRANSITION = "autoscaling:EC2_INSTANCE_TERMINATING"
+"""The lifecycle transition of the termination hook (here, not in the construct, so
+that the local AWS and the demo use it without loading cdktf)."""
+
 HEARTBEAT_TIMEOUT_RANGE = (30, 7200)
 """AWS's bounds for a lifecycle hook's ``HeartbeatTimeout`` (seconds)."""
 
