@@ -61,7 +61,8 @@ class Run:
     seconds: float
 
 
-def _tail(text: str, lines: int = 15) -> str:
+def tail(text: str, lines: int = 15) -> str:
+    """The last ``lines`` non-blank lines of ``text`` (a tool's output, for a message)."""
     kept = [line for line in text.splitlines() if line.strip()]
     return "\n".join(kept[-lines:])
 
@@ -138,7 +139,7 @@ class Terraform:
             text = output.decode(errors="replace") if isinstance(output, bytes) else output
             raise TerraformError(
                 f"`terraform {' '.join(args)}` in {self.workdir} took over {self.timeout:.0f} s:\n"
-                f"{_tail(text)}"
+                f"{tail(text)}"
             ) from None
         except FileNotFoundError:
             raise TerraformError("terraform is not on PATH (run `make setup`)") from None
@@ -149,7 +150,7 @@ class Terraform:
         if check and done.returncode != 0:
             raise TerraformError(
                 f"`terraform {' '.join(args)}` in {self.workdir} failed "
-                f"(exit {done.returncode}):\n{_tail(done.stderr or done.stdout)}"
+                f"(exit {done.returncode}):\n{tail(done.stderr or done.stdout)}"
             )
         return result
 
@@ -176,7 +177,7 @@ class Terraform:
         if result.returncode not in (PLAN_NO_CHANGES, PLAN_CHANGES):
             raise TerraformError(
                 f"`terraform plan` in {self.workdir} failed (exit {result.returncode}):\n"
-                f"{_tail(result.stderr or result.stdout)}"
+                f"{tail(result.stderr or result.stdout)}"
             )
         return result.returncode, result
 

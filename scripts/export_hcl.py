@@ -35,17 +35,19 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from fleetctl.terraform import tail
+from modules.provider_lock import LOCK_FILE_NAME
 from modules.settings import CONFIG_DIR, SettingsError, load_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 SYNTH_TIMEOUT_SECONDS = 600
 
 MAIN_FILE = "main.tf"
-LOCK_FILE = ".terraform.lock.hcl"
+LOCK_FILE = LOCK_FILE_NAME
 
 _REFERENCE = r"[A-Za-z_][\w-]*(?:\.[\w-]+|\[\d+\])+"
 _INTERPOLATION_ONLY = re.compile(rf'"\$\{{({_REFERENCE})\}}"')
@@ -61,10 +63,6 @@ BlockKey = tuple[str, str]
 
 class ExportError(RuntimeError):
     """A step failed; the message names it and quotes the tool's output."""
-
-
-def _tail(text: str, lines: int = 20) -> str:
-    return "\n".join([line for line in text.splitlines() if line.strip()][-lines:])
 
 
 def synth_hcl(env: str, synth_dir: Path, cdktf: str = "cdktf") -> None:
@@ -87,7 +85,7 @@ def synth_hcl(env: str, synth_dir: Path, cdktf: str = "cdktf") -> None:
     if done.returncode != 0:
         raise ExportError(
             f"`cdktf synth --hcl` failed (exit {done.returncode}):\n"
-            f"{_tail(done.stderr or done.stdout)}"
+            f"{tail(done.stderr or done.stdout, 20)}"
         )
 
 
@@ -102,39 +100,38 @@ def _template_end(template: str, start: int) -> int:
     raise ExportError(f"unbalanced interpolation in a string: {template[start : start + 60]!r}")
 
 
-def literal_text(template: str) -> str:
-    """A Terraform string template without its ``${...}``/``%{...}`` sequences."""
-    kept, index = [], 0
+def _template_parts(template: str) -> Iterator[tuple[bool, str]]:
+    """``template`` (a Terraform string template) in order, as ``(True, "${...}")``
+    for each ``${...}``/``%{...}`` sequence and ``(False, text)`` for the literal text
+    between them (an escaped ``$${``/``%%{`` is literal)."""
+    index = 0
     while index < len(template):
         if template.startswith(("$${", "%%{"), index):
-            kept.append(template[index : index + 3])
+            yield False, template[index : index + 3]
             index += 3
         elif template.startswith(("${", "%{"), index):
-            index = _template_end(template, index)
+            end = _template_end(template, index)
+            yield True, template[index:end]
+            index = end
         else:
-            kept.append(template[index])
+            yield False, template[index]
             index += 1
-    return "".join(kept)
+
+
+def literal_text(template: str) -> str:
+    """A Terraform string template without its ``${...}``/``%{...}`` sequences."""
+    return "".join(text for sequence, text in _template_parts(template) if not sequence)
 
 
 def hcl_string(template: str) -> str:
     """``template`` (a Terraform JSON string: a template) as an HCL quoted template with
     the same value: quotes, backslashes and control characters escaped outside the
     interpolations, which are copied as they are."""
-    out, index = ['"'], 0
-    while index < len(template):
-        if template.startswith(("$${", "%%{"), index):
-            out.append(template[index : index + 3])
-            index += 3
-        elif template.startswith(("${", "%{"), index):
-            end = _template_end(template, index)
-            out.append(template[index:end])
-            index = end
-        else:
-            out.append(_HCL_ESCAPES.get(template[index], template[index]))
-            index += 1
-    out.append('"')
-    return "".join(out)
+    parts = (
+        text if sequence else "".join(_HCL_ESCAPES.get(c, c) for c in text)
+        for sequence, text in _template_parts(template)
+    )
+    return '"' + "".join(parts) + '"'
 
 
 def strings_to_requote(stack_json: Mapping[str, Any]) -> dict[BlockKey, dict[str, str]]:
@@ -222,7 +219,7 @@ def terraform_fmt(path: Path) -> None:
         check=False,
     )
     if done.returncode != 0:
-        raise ExportError(f"`terraform fmt {path}` failed:\n{_tail(done.stderr or done.stdout)}")
+        raise ExportError(f"`terraform fmt {path}` failed:\n{tail(done.stderr or done.stdout, 20)}")
 
 
 def export_stack(hcl_stack: Path, json_stack: Path, out: Path) -> Path:
