@@ -117,7 +117,6 @@ class SimulatedPublisher:
         self.interval = float(interval)
         self.sample_seconds = float(sample_seconds or environment.publisher.sample_seconds)
         self.listeners: list[Listener] = []
-        self.ticks = 0
         self._groups = {fleet.group.name: fleet.group for fleet in world.fleets.values()}
         self._readers = {
             worker_type: LaggedCounts(
@@ -147,7 +146,6 @@ class SimulatedPublisher:
         # Every sample of an invocation shares its key: the invocation's minute.
         invoked_at = now - now % self.interval
         plan = plan_tick(self.config, Observation(counts, fleets), tick_key(invoked_at))
-        self.ticks += 1
         for worker_type, fleet in self.world.fleets.items():
             if worker_type not in plan.queue_depth:
                 fleet.missing_minutes.add(minute)

@@ -9,12 +9,11 @@ jobs; the same seed gives the same results, byte for byte.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from fleetctl.simulation.faults import Faults
-from fleetctl.simulation.fleet import InstanceAgent
 from fleetctl.simulation.jobs import sample_durations
 from fleetctl.simulation.policies import Policy
 from fleetctl.simulation.results import FleetResult, RunResult, fleet_result
@@ -59,17 +58,15 @@ def run_policy(
     seed: int,
     extra_faults: Faults | None = None,
     progress: Callable[[float], None] | None = None,
-    agents: Mapping[WorkerType, InstanceAgent] | None = None,
 ) -> tuple[World, dict[WorkerType, FleetResult]]:
     """Run ``policy`` on ``jobs``; the world (for charts) and each fleet's results.
 
     The faults are the workload's own (a scenario's) plus ``extra_faults`` (the
-    command line's), merged here so that no caller can drop the scenario's.
-    ``agents``: an ``InstanceAgent`` per fleet (none by default: the instance side
-    of draining is issue 14's to plug in).
+    command line's), merged here so that no caller can drop the scenario's. The
+    policy plugs in the drain agents, if it deploys them (``Policy.attach``).
     """
     faults = workload.faults if extra_faults is None else workload.faults.merged(extra_faults)
-    world = World(environment, jobs, workload.horizon, policy_rng(seed, policy.name), agents)
+    world = World(environment, jobs, workload.horizon, policy_rng(seed, policy.name))
     policy.attach(world, environment, faults)
     for worker_type, at in faults.lost:
         world.lose_instance(worker_type, at)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fleetctl.simulation.engine import Engine, Priority
-from fleetctl.simulation.fleet import AutoScalingGroup, Instance, InstanceAgent, State
+from fleetctl.simulation.fleet import AutoScalingGroup, Instance, State
 from fleetctl.simulation.sqs import FleetQueue
 from modules.settings import EnvironmentSettings, FleetSettings
 from worker_metrics.contract import WorkerType
@@ -56,7 +56,6 @@ class Series:
     in_flight: list[int] = field(default_factory=list)
     desired: list[int] = field(default_factory=list)
     in_service: list[int] = field(default_factory=list)
-    pending: list[int] = field(default_factory=list)
 
 
 class FleetWorld:
@@ -140,13 +139,13 @@ class FleetWorld:
         series.in_flight.append(self.queue.in_flight)
         series.desired.append(group.desired)
         series.in_service.append(group.count(State.IN_SERVICE))
-        series.pending.append(group.count(State.PENDING))
 
 
 class World:
     """Jobs, fleets and the engine of one policy's run over ``horizon`` seconds.
 
-    ``traffic``: per worker type. ``agents``: an optional ``InstanceAgent`` per type.
+    ``traffic``: per worker type. The groups start without an agent; a policy plugs
+    one in (``fleetctl.simulation.drain.install_drain``).
     """
 
     def __init__(
@@ -155,7 +154,6 @@ class World:
         traffic: Mapping[WorkerType, FleetTraffic],
         horizon: float,
         rng: np.random.Generator,
-        agents: Mapping[WorkerType, InstanceAgent] | None = None,
     ) -> None:
         self.environment = environment
         self.horizon = horizon
@@ -174,7 +172,6 @@ class World:
                 slots=settings.jobs_per_instance,
                 zones=len(settings.subnet_ids) or len(settings.availability_zones),
                 rng=rng,
-                agent=(agents or {}).get(settings.worker_type),
             )
             self.fleets[settings.worker_type] = fleet
         self._merge(traffic)
