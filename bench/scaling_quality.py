@@ -6,24 +6,26 @@ seed, keda.
 
 Each scenario runs once per policy with seed 1 through ``fleetctl.simulation``
 (the same code as ``fleetctl simulate``): the runs are deterministic, so one
-run is the figure (``--runs`` only checks that a second run gives the same
-bytes). Columns: p95 wait, instance-hours and the lower bound (the jobs' run
-time per slot), efficiency, jobs killed by scale-in, and reaction from a
-burst's first message to the first instance launched / first job started.
+run is the figure, and a second run checks that it gives the same bytes.
+Columns: p95 wait, instance-hours and the lower bound (the jobs' run time per
+slot), efficiency, jobs killed by scale-in, and reaction from a burst's first
+message to the first instance launched / first job started.
 The issues on sizing (13), safe scale-in (14) and sampling (15) measure
 against this table.
 
-Usage: python bench/scaling_quality.py [--runs 5] [--json PATH]
+Usage: python bench/scaling_quality.py [--json PATH]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
-from _measure import bench_arguments, log, machine, write_json
+from _measure import log, machine, write_json
 
 from fleetctl.simulation.policies import parse_policies
 from fleetctl.simulation.results import FleetResult, RunResult
@@ -84,7 +86,9 @@ def markdown(results: dict[str, RunResult]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = bench_arguments(__doc__, "runs (deterministic: the first is the figure)", argv)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    args = parser.parse_args(argv)
     first = run_all()
     second = run_all()
     same = all(first[name].to_json() == second[name].to_json() for name in first)
