@@ -98,25 +98,20 @@ class PublisherAlarms:
             ok_actions=list(actions),
         )
         self.missing_data_alarms = [
-            CloudwatchMetricAlarm(
+            _missing_series_alarm(
                 scope,
                 f"missing-data-alarm-{worker_type.name.lower()}",
                 alarm_name=f"{name_prefix}-missing-{worker_type.name.lower()}",
-                alarm_description=RunbookSection.MISSING_QUEUE_DEPTH.describe(
+                description=RunbookSection.MISSING_QUEUE_DEPTH.describe(
                     f"No {metric_name} datum for WorkerType={worker_type.value}: target tracking "
                     "cannot scale in and the Video fleet is not driven."
                 ),
                 namespace=namespace,
                 metric_name=metric_name,
-                dimensions={contract.DIMENSION_NAME: worker_type.value},
-                statistic="SampleCount",
+                worker_type=worker_type,
                 period=60,
                 evaluation_periods=MISSING_DATA_EVALUATION_MINUTES,
-                threshold=1,
-                comparison_operator="LessThanThreshold",
-                treat_missing_data="breaching",
-                alarm_actions=list(actions),
-                ok_actions=list(actions),
+                actions=actions,
             )
             for worker_type in WorkerType
         ]
@@ -125,27 +120,58 @@ class PublisherAlarms:
             return
         periods, missing = tracked_missing_datapoints(tracked_period_seconds)
         self.tracked_missing_data_alarms = [
-            CloudwatchMetricAlarm(
+            _missing_series_alarm(
                 scope,
                 f"tracked-missing-data-alarm-{worker_type.name.lower()}",
                 alarm_name=f"{name_prefix}-tracked-missing-{worker_type.name.lower()}",
-                alarm_description=RunbookSection.MISSING_TRACKED_SERIES.describe(
+                description=RunbookSection.MISSING_TRACKED_SERIES.describe(
                     f"{tracked_metric_name} for WorkerType={worker_type.value} missing in "
                     f"{missing} of the last {periods} periods of {tracked_period_seconds} s: "
                     "its target-tracking policy cannot scale out on time, nor scale in."
                 ),
                 namespace=namespace,
                 metric_name=tracked_metric_name,
-                dimensions={contract.DIMENSION_NAME: worker_type.value},
-                statistic="SampleCount",
+                worker_type=worker_type,
                 period=tracked_period_seconds,
                 evaluation_periods=periods,
                 datapoints_to_alarm=missing,
-                threshold=1,
-                comparison_operator="LessThanThreshold",
-                treat_missing_data="breaching",
-                alarm_actions=list(actions),
-                ok_actions=list(actions),
+                actions=actions,
             )
             for worker_type in TARGET_TRACKED_TYPES
         ]
+
+
+def _missing_series_alarm(
+    scope: Construct,
+    construct_id: str,
+    *,
+    alarm_name: str,
+    description: str,
+    namespace: str,
+    metric_name: str,
+    worker_type: WorkerType,
+    period: int,
+    evaluation_periods: int,
+    actions: Sequence[str],
+    datapoints_to_alarm: int | None = None,
+) -> CloudwatchMetricAlarm:
+    """An alarm on a published series of ``worker_type`` that fires when its datapoints
+    go missing (fewer than one sample per period; no data counts as missing)."""
+    return CloudwatchMetricAlarm(
+        scope,
+        construct_id,
+        alarm_name=alarm_name,
+        alarm_description=description,
+        namespace=namespace,
+        metric_name=metric_name,
+        dimensions={contract.DIMENSION_NAME: worker_type.value},
+        statistic="SampleCount",
+        period=period,
+        evaluation_periods=evaluation_periods,
+        datapoints_to_alarm=datapoints_to_alarm,
+        threshold=1,
+        comparison_operator="LessThanThreshold",
+        treat_missing_data="breaching",
+        alarm_actions=list(actions),
+        ok_actions=list(actions),
+    )
