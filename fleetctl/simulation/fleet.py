@@ -86,9 +86,15 @@ class Instance:
         self.hook_deadline = 0.0
 
     @property
+    def takes_work(self) -> bool:
+        """Its worker takes new messages: accepting, and in service (or in a
+        termination hook's wait, still running)."""
+        return self.accepting and self.state in _TAKING_WORK
+
+    @property
     def free_slots(self) -> int:
-        """Jobs this instance could start now (0 unless in service and accepting)."""
-        if not self.accepting or self.state not in (State.IN_SERVICE, State.TERMINATING_WAIT):
+        """Jobs this instance could start now (0 unless it takes work)."""
+        if not self.takes_work:
             return 0
         return self.slots - len(self.running)
 
@@ -330,3 +336,4 @@ class AutoScalingGroup:
 
 
 _COUNTED = (State.PENDING, State.IN_SERVICE)
+_TAKING_WORK = (State.IN_SERVICE, State.TERMINATING_WAIT)

@@ -111,11 +111,7 @@ class FleetWorld:
         free = self.free
         while free:
             instance = free.popleft()
-            if (
-                instance.accepting
-                and instance.state in _SERVING
-                and len(instance.running) < instance.slots
-            ):
+            if instance.takes_work and len(instance.running) < instance.slots:
                 return instance
         return None
 
@@ -233,7 +229,7 @@ class World:
         agent = fleet.group.agent
         if agent is not None:
             agent.on_job_finished(instance, fleet.group, self.engine.now)
-        if instance.accepting and instance.state in _SERVING:
+        if instance.takes_work:
             visible = fleet.queue.visible
             if visible:
                 self.start(fleet, instance, visible.popleft())
@@ -280,6 +276,3 @@ class World:
         self.engine.run(self.horizon, self.enqueued_at, self._arrived, progress)
         for fleet in self._by_index:
             fleet.group.finish(self.horizon)
-
-
-_SERVING = (State.IN_SERVICE, State.TERMINATING_WAIT)
