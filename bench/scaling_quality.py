@@ -28,7 +28,7 @@ from typing import Any
 from _measure import log, machine, write_json
 
 from fleetctl.simulation.policies import parse_policies
-from fleetctl.simulation.results import FleetResult, RunResult
+from fleetctl.simulation.results import FleetResult, RunResult, seconds_text
 from fleetctl.simulation.run import simulate
 from fleetctl.simulation.scenarios import SCENARIOS
 from modules.settings import load_environment
@@ -50,17 +50,11 @@ def run_all() -> dict[str, RunResult]:
     return results
 
 
-def _seconds(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return f"{value:.0f} s" if value < 600 else f"{value / 60:.1f} min"
-
-
 def _reaction(fleet: FleetResult) -> str:
     reaction = fleet.slowest_reaction
     if reaction is None:
         return "—"
-    return f"{_seconds(reaction.to_launch)} / {_seconds(reaction.to_first_job)}"
+    return f"{seconds_text(reaction.to_launch)} / {seconds_text(reaction.to_first_job)}"
 
 
 def markdown(results: dict[str, RunResult]) -> str:
@@ -78,7 +72,8 @@ def markdown(results: dict[str, RunResult]) -> str:
             for worker_type, fleet in fleets.items():
                 efficiency = "—" if fleet.efficiency is None else f"{fleet.efficiency:.0%}"
                 lines.append(
-                    f"| {scenario} | {policy} | {worker_type.value} | {_seconds(fleet.wait_p95)}"
+                    f"| {scenario} | {policy} | {worker_type.value}"
+                    f" | {seconds_text(fleet.wait_p95)}"
                     f" | {fleet.instance_hours:.2f} ({fleet.lower_bound_hours:.2f})"
                     f" | {efficiency} | {fleet.killed_by_scale_in} | {_reaction(fleet)} |"
                 )

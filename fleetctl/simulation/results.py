@@ -204,7 +204,8 @@ class RunResult:
         return json.dumps(document, sort_keys=True, indent=2) + "\n"
 
 
-def _seconds(value: float | None) -> str:
+def seconds_text(value: float | None) -> str:
+    """A duration for the tables: ``42 s`` below 10 min, else ``12.5 min``; ``—`` for none."""
     if value is None:
         return "—"
     return f"{value:.0f} s" if value < 600 else f"{value / 60:.1f} min"
@@ -240,18 +241,18 @@ def table_rows(result: RunResult) -> list[list[str]]:
                 [
                     name,
                     worker_type.value,
-                    _seconds(fleet.wait_p50),
-                    _seconds(fleet.wait_p95),
-                    _seconds(fleet.wait_p99),
-                    _seconds(fleet.wait_max),
+                    seconds_text(fleet.wait_p50),
+                    seconds_text(fleet.wait_p95),
+                    seconds_text(fleet.wait_p99),
+                    seconds_text(fleet.wait_max),
                     str(fleet.completed),
                     str(fleet.killed_by_scale_in),
-                    _seconds(fleet.killed_work_seconds) if fleet.killed_by_scale_in else "0 s",
+                    seconds_text(fleet.killed_work_seconds) if fleet.killed_by_scale_in else "0 s",
                     f"{fleet.instance_hours:.2f}",
                     "n/a" if fleet.cost_usd is None else f"{fleet.cost_usd:.2f}",
                     "—" if fleet.efficiency is None else f"{fleet.efficiency:.0%}",
-                    _seconds(reaction.to_launch if reaction else None),
-                    _seconds(reaction.to_first_job if reaction else None),
+                    seconds_text(reaction.to_launch if reaction else None),
+                    seconds_text(reaction.to_first_job if reaction else None),
                     str(fleet.scale_actions),
                     f"{fleet.minutes_without_data} min",
                 ]
