@@ -29,7 +29,7 @@ def _run(
     built = scenario(name)
     workload = built.build(env, seed, SHORT_DAYS if built.hours > 6 else None)
     policy = Current() if drain else Current(name=NO_DRAIN, drain=False)
-    return run_policy(env, workload, traffic(env, workload, seed), policy, seed, workload.faults)
+    return run_policy(env, workload, traffic(env, workload, seed), policy, seed)
 
 
 def test_no_job_is_killed_by_scale_in_on_any_scenario_with_the_agent() -> None:
